@@ -1,0 +1,48 @@
+# Thin wrapper over Meson + Ninja.  `make run` and `make test` are all a
+# fresh Debian 12 machine needs (see README.md).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
+MESON_OPTS ?=
+
+.PHONY: all deps test-deps run test test-asan clang clean install
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh build test
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+run: all
+	$(BUILD)/netbe demo
+
+test: test-deps all
+	meson test -C $(BUILD) --print-errorlogs
+	@scripts/test-summary.sh $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+
+test-asan: test-deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs
+	@scripts/test-summary.sh $(ASAN_BUILD)
+
+$(CLANG_BUILD)/build.ninja:
+	CC=clang meson setup $(CLANG_BUILD) --werror $(MESON_OPTS)
+
+clang: test-deps $(CLANG_BUILD)/build.ninja
+	ninja -C $(CLANG_BUILD)
+
+install: all
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)

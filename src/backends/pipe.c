@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * pipe: an in-process pair of backends, for tests, demos and benchmarks.
+ *
+ * Theory of operation
+ *   "pipe:NAME" opened twice gives the two ends of one link: the first
+ *   open creates an AF_UNIX SOCK_SEQPACKET socketpair, keeps one end and
+ *   parks the other under NAME; the second open takes the parked end and
+ *   frees the name for a new pair.  A seqpacket socket keeps frame
+ *   boundaries, tells a frame's length without consuming it (MSG_PEEK |
+ *   MSG_TRUNC), batches with sendmmsg/recvmmsg, and reports the other end's
+ *   close as end-of-file - everything a backend needs, with no privileges.
+ *
+ *   With offload=on both ends carry a 12-byte virtio-net header in each
+ *   message, so offloaded (GSO, partial checksum) frames pass whole; both
+ *   ends must agree, so the first open decides and the second must match.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netbe_int.h"
+
+#define PIPE_SNDBUF (4 << 20)
+#define PIPE_BATCH_MAX 64
+
+struct pipe_waiting {
+	char *name;
+	int fd;
+	bool offload;
+	uint64_t id;
+	struct pipe_waiting *next;
+};
+
+static pthread_mutex_t pipe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pipe_waiting *pipe_parked;
+static uint64_t pipe_next_id = 1;
+
+struct pipe_priv {
+	bool offload;
+	uint64_t parked_id; /* our parked other end, until someone takes it */
+};
+
+static const struct netbe_option pipe_options[] = {
+	{ "name", NETBE_OPT_STRING, "pair name (default: what follows 'pipe:')", 0, 0 },
+	{ "offload", NETBE_OPT_BOOL, "carry a virtio-net header and offer all offloads", 0, 0 },
+	{ NULL, 0, NULL, 0, 0 },
+};
+
+static struct pipe_waiting **parked_find(const char *name)
+{
+	struct pipe_waiting **p = &pipe_parked;
+
+	while (*p && strcmp((*p)->name, name))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Takes the parked end of @name; returns its fd or -ENOENT. */
+static int pipe_take(const char *name, bool offload)
+{
+	struct pipe_waiting **p = parked_find(name), *w = *p;
+	int fd;
+
+	if (!w)
+		return -ENOENT;
+	if (w->offload != offload)
+		return netbe__err(-EINVAL, "pipe: %s: offload=%s does not "
+				  "match the other end", name,
+				  offload ? "on" : "off");
+	*p = w->next;
+	fd = w->fd;
+	free(w->name);
+	free(w);
+	return fd;
+}
+
+static void tune(int fd)
+{
+	int sz = PIPE_SNDBUF;
+
+	/* Room for bursts; failing only costs throughput. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* Creates a pair, parks one end under @name, returns the other. */
+static int pipe_create(const char *name, struct pipe_priv *p)
+{
+	struct pipe_waiting *w = calloc(1, sizeof(*w));
+	int sv[2];
+
+	if (!w || !(w->name = strdup(name))) {
+		free(w);
+		return netbe__err(-ENOMEM, "pipe: out of memory");
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) < 0) {
+		int err = -errno;
+
+		free(w->name);
+		free(w);
+		return netbe__err(err, "pipe: %s: socketpair: %s", name,
+				  strerror(-err));
+	}
+	tune(sv[0]);
+	tune(sv[1]);
+	w->fd = sv[1];
+	w->offload = p->offload;
+	w->id = p->parked_id = pipe_next_id++;
+	w->next = pipe_parked;
+	pipe_parked = w;
+	return sv[0];
+}
+
+static const char *pipe_name(const struct netbe__opts *o)
+{
+	const char *n = netbe__opt_str(o, "name", NULL);
+
+	if (n)
+		return n;
+	n = o->be_name ? o->be_name : "";
+	return *n == ':' ? n + 1 : n;
+}
+
+static int pipe_open(netbe_t *be, const struct netbe__opts *o)
+{
+	struct pipe_priv *p = be->priv;
+	const char *name = pipe_name(o);
+	int fd;
+
+	if (!*name)
+		return netbe__err(-EINVAL, "pipe: a name is required "
+					   "(pipe:NAME or name=NAME)");
+	p->offload = netbe__opt_bool(o, "offload", false);
+	pthread_mutex_lock(&pipe_lock);
+	fd = pipe_take(name, p->offload);
+	if (fd == -ENOENT)
+		fd = pipe_create(name, p);
+	pthread_mutex_unlock(&pipe_lock);
+	if (fd < 0)
+		return fd;
+	be->fd = fd;
+	be->be_hdr_len = p->offload ? NETBE_VNET_HDR_MRG_LEN : 0;
+	return 0;
+}
+
+/* An end closed before its partner opened takes the parked end along. */
+static void pipe_unpark(uint64_t id)
+{
+	struct pipe_waiting **p = &pipe_parked, *w;
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	w = *p;
+	if (!w)
+		return;
+	*p = w->next;
+	close(w->fd);
+	free(w->name);
+	free(w);
+}
+
+static void pipe_close(netbe_t *be)
+{
+	struct pipe_priv *p = be->priv;
+
+	pthread_mutex_lock(&pipe_lock);
+	pipe_unpark(p->parked_id);
+	pthread_mutex_unlock(&pipe_lock);
+	close(be->fd);
+}
+
+static ssize_t pipe_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)iovcnt };
+	ssize_t r = sendmsg(be->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	return r < 0 ? -errno : r;
+}
+
+/* A zero-length read is the other end's close (we never send empty
+ * messages: the core refuses runts). */
+static ssize_t pipe_eof(netbe_t *be)
+{
+	netbe__rx_hangup(be);
+	return 0;
+}
+
+static ssize_t pipe_peek(netbe_t *be)
+{
+	ssize_t r = recv(be->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+	if (r == 0)
+		return pipe_eof(be);
+	return r < 0 ? (errno == EAGAIN ? 0 : -errno) : r;
+}
+
+static ssize_t pipe_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)iovcnt };
+	ssize_t r = recvmsg(be->fd, &mh, MSG_DONTWAIT);
+
+	if (r == 0)
+		return pipe_eof(be);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return mh.msg_flags & MSG_TRUNC ? -ENOSPC : r;
+}
+
+static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+{
+	struct mmsghdr mm[PIPE_BATCH_MAX];
+	int r;
+
+	if (n > PIPE_BATCH_MAX)
+		n = PIPE_BATCH_MAX;
+	memset(mm, 0, sizeof(mm[0]) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		mm[i].msg_hdr.msg_iov = msgs[i].iov;
+		mm[i].msg_hdr.msg_iovlen = (size_t)msgs[i].iovcnt;
+	}
+	r = sendmmsg(be->fd, mm, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r < 0)
+		return -errno;
+	for (int i = 0; i < r; i++)
+		msgs[i].len = mm[i].msg_len;
+	return r;
+}
+
+/* Moves a received frame to an earlier slot; false if it does not fit. */
+static bool move_frame(struct netbe_msg *dst, const struct netbe_msg *src,
+		       size_t len)
+{
+	char chunk[2048];
+	size_t off = 0;
+
+	if (netbe__iov_len(dst->iov, dst->iovcnt) < len)
+		return false;
+	while (off < len) {
+		size_t n = netbe__iov_to_buf(src->iov, src->iovcnt, off, chunk,
+					     len - off < sizeof(chunk)
+						     ? len - off
+						     : sizeof(chunk));
+
+		if (n == 0)
+			return false;
+		netbe__buf_to_iov(chunk, n, dst->iov, dst->iovcnt, off);
+		off += n;
+	}
+	return true;
+}
+
+/* Drops truncated frames from the @r received, keeping order. */
+static int pipe_compact(netbe_t *be, struct netbe_msg *msgs,
+			struct mmsghdr *mm, int r)
+{
+	int out = 0;
+
+	for (int i = 0; i < r; i++) {
+		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			netbe__count(&be->rx.drops, 1);
+			continue;
+		}
+		/* Rare: a frame larger than its buffer came first. */
+		if (out != i && !move_frame(&msgs[out], &msgs[i], mm[i].msg_len)) {
+			netbe__count(&be->rx.drops, 1);
+			continue;
+		}
+		msgs[out++].len = mm[i].msg_len;
+	}
+	return out;
+}
+
+static int pipe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+{
+	struct mmsghdr mm[PIPE_BATCH_MAX];
+	int r;
+
+	if (n > PIPE_BATCH_MAX)
+		n = PIPE_BATCH_MAX;
+	memset(mm, 0, sizeof(mm[0]) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		mm[i].msg_hdr.msg_iov = msgs[i].iov;
+		mm[i].msg_hdr.msg_iovlen = (size_t)msgs[i].iovcnt;
+	}
+	r = recvmmsg(be->fd, mm, (unsigned)n, MSG_DONTWAIT, NULL);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (r > 0 && mm[0].msg_len == 0)
+		return (int)pipe_eof(be);
+	return pipe_compact(be, msgs, mm, r);
+}
+
+static uint64_t pipe_get_cap(netbe_t *be)
+{
+	struct pipe_priv *p = be->priv;
+
+	return p->offload ? NETBE_OFFLOAD_MASK : 0;
+}
+
+static int pipe_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
+{
+	(void)be;
+	(void)features;
+	(void)fe_hdr_len;
+	return 0; /* the wire header length is fixed per pair */
+}
+
+static int pipe_get_mtu(netbe_t *be)
+{
+	return be->mtu_cfg ? (int)be->mtu_cfg : 65535;
+}
+
+const struct netbe__ops netbe__pipe_ops = {
+	.name = "pipe",
+	.prefixes = "pipe",
+	.description = "in-process pair: the two opens of pipe:NAME are the "
+		       "two ends (no privileges)",
+	.options = pipe_options,
+	.priv_size = sizeof(struct pipe_priv),
+	.open = pipe_open,
+	.close = pipe_close,
+	.send = pipe_send,
+	.peek_recvlen = pipe_peek,
+	.recv = pipe_recv,
+	.send_batch = pipe_send_batch,
+	.recv_batch = pipe_recv_batch,
+	.get_cap = pipe_get_cap,
+	.set_cap = pipe_set_cap,
+	.get_mtu = pipe_get_mtu,
+};

@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tap.c - the Linux TUN/TAP backend ("tap", and "vmnet" as in the seed).
+ *
+ * Theory of operation
+ *   Each queue is one fd on /dev/net/tun attached to the same tap
+ *   interface (IFF_MULTI_QUEUE when queues > 1); a frame written to the fd
+ *   enters the host stack as if the interface had received it, and what
+ *   the host transmits on the interface is read back from the fd.  One
+ *   read() or write() moves exactly one Ethernet frame, optionally behind
+ *   a virtio-net header (IFF_VNET_HDR) whose length TUNSETVNETHDRSZ sets.
+ *
+ *   Offloads.  With the header on, the kernel accepts GSO and partially
+ *   checksummed frames on write, so every HOST_* feature is free.  What
+ *   we may *receive* is governed by TUNSETOFFLOAD: the kernel segments
+ *   and checksums anything the reader did not accept.  open() probes the
+ *   largest flag set this kernel takes, then resets it to 0 (a persistent
+ *   tap remembers the last value); set_cap() turns the frontend's GUEST_*
+ *   bits into the largest subset the kernel accepts.  Accepting less is
+ *   always safe, so set_cap() never fails on a valid virtio combination.
+ *
+ *   Peeking.  Linux tap has no way to learn the next frame's length
+ *   without dequeuing it: FIONREAD/SIOCINQ return EINVAL on a tap fd,
+ *   read(fd, buf, 0) returns 0 and reveals nothing, and a short read
+ *   truncates and consumes the frame (measured on 6.18, see
+ *   docs/tap-peek.md).  So recv() without a preceding peek reads straight
+ *   into the caller's iovec - the normal, zero-copy path - with a one-byte
+ *   sentinel behind the caller's buffer to detect an oversized frame.
+ *   Only when the frontend asks peek_recvlen() do we read the frame into a
+ *   per-queue bounce buffer (allocated on first use) for recv() to copy.
+ *
+ *   Ownership.  Fds we open are closed on failure and at close(); an fd
+ *   handed in with "fd=N" becomes ours only once open() succeeds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+
+#include "netbe_int.h"
+
+/* Newer than some uapi headers. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+#ifndef SIOCBRADDIF
+#define SIOCBRADDIF 0x89a2
+#endif
+
+#define TAP_MAX_QUEUES 256 /* the kernel's MAX_TAP_QUEUES */
+#define TAP_OFFLOAD_TSO (TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+#define TAP_OFFLOAD_USO (TUN_F_USO4 | TUN_F_USO6)
+#define TAP_OFFLOAD_ALL                                                      \
+	(TUN_F_CSUM | TAP_OFFLOAD_TSO | TUN_F_UFO | TAP_OFFLOAD_USO)
+/* A frame as large as the kernel can hand us, its header, and a byte more
+ * so an oversized frame shows as such instead of fitting exactly. */
+#define TAP_BOUNCE_LEN (NETBE_VNET_HDR_MRG_LEN + NETBE_MAX_FRAME + 1)
+#define TAP_MAX_IOV 64 /* iovecs we copy to add the sentinel */
+
+struct tap_queue {
+	int fd;
+	uint8_t *bounce; /* peeked frame; allocated on the first peek */
+	size_t held;	 /* its length, 0 when nothing is held */
+};
+
+struct tap_priv {
+	char ifname[IFNAMSIZ];
+	bool vnet;	     /* IFF_VNET_HDR is on */
+	bool fd_given;	     /* "fd=N": the launcher created the tap */
+	unsigned offload_ok; /* TUN_F_* the kernel accepted in the probe */
+	unsigned nq;
+	struct tap_queue *q; /* nq entries, indexed by be->qidx */
+};
+
+static const struct netbe_option tap_options[] = {
+	{ .key = "ifname", .type = NETBE_OPT_STRING,
+	  .help = "tap interface to open or create (default: the backend "
+		  "token, e.g. tap0; a bare 'tap' lets the kernel pick)" },
+	{ .key = "fd", .type = NETBE_OPT_UINT,
+	  .help = "use this already-open tap fd (from a launcher) instead",
+	  .min = 0, .max = INT_MAX },
+	{ .key = "queues", .type = NETBE_OPT_UINT,
+	  .help = "number of queue pairs, one fd each (IFF_MULTI_QUEUE)",
+	  .min = 1, .max = TAP_MAX_QUEUES },
+	{ .key = "bridge", .type = NETBE_OPT_STRING,
+	  .help = "attach the tap to this Linux bridge and bring it up" },
+	{ .key = "vnet_hdr", .type = NETBE_OPT_BOOL,
+	  .help = "use a virtio-net header and offloads (default on)" },
+	{ .key = "up", .type = NETBE_OPT_BOOL,
+	  .help = "bring the interface up (default off; on with bridge)" },
+	{ .key = "persist", .type = NETBE_OPT_BOOL,
+	  .help = "keep the interface after close (TUNSETPERSIST)" },
+	{ .key = "sndbuf", .type = NETBE_OPT_UINT,
+	  .help = "bytes the tap may queue towards us (TUNSETSNDBUF)",
+	  .min = 1, .max = INT_MAX },
+	{ .key = NULL },
+};
+
+static struct tap_priv *tap_priv(netbe_t *be)
+{
+	return be->priv;
+}
+
+/* ---- interface ioctls (by name, on a throwaway socket) ------------------- */
+
+static int tap_ifioctl(unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+
+	if (s < 0)
+		return -errno;
+	if (ioctl(s, req, ifr) < 0)
+		r = -errno;
+	close(s);
+	return r;
+}
+
+static void tap_ifreq(struct ifreq *ifr, const char *name)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+}
+
+static int tap_set_mtu(const char *ifname, unsigned long mtu)
+{
+	struct ifreq ifr;
+	int r;
+
+	tap_ifreq(&ifr, ifname);
+	ifr.ifr_mtu = (int)mtu;
+	r = tap_ifioctl(SIOCSIFMTU, &ifr);
+	if (r < 0)
+		return netbe__err(r, "tap: SIOCSIFMTU %s %lu: %s", ifname, mtu,
+				  strerror(-r));
+	return 0;
+}
+
+static int tap_set_up(const char *ifname)
+{
+	struct ifreq ifr;
+	int r;
+
+	tap_ifreq(&ifr, ifname);
+	r = tap_ifioctl(SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		r = tap_ifioctl(SIOCSIFFLAGS, &ifr);
+	}
+	if (r < 0)
+		return netbe__err(r, "tap: bringing %s up: %s", ifname,
+				  strerror(-r));
+	return 0;
+}
+
+static int tap_add_to_bridge(const char *ifname, const char *bridge)
+{
+	struct ifreq ifr;
+	int r;
+
+	tap_ifreq(&ifr, bridge);
+	ifr.ifr_ifindex = (int)if_nametoindex(ifname);
+	if (ifr.ifr_ifindex == 0)
+		return netbe__err(-errno, "tap: %s: %s", ifname,
+				  strerror(errno));
+	r = tap_ifioctl(SIOCBRADDIF, &ifr);
+	if (r < 0)
+		return netbe__err(r, "tap: adding %s to bridge %s: %s", ifname,
+				  bridge, strerror(-r));
+	return 0;
+}
+
+/* ---- fd setup -------------------------------------------------------------- */
+
+/* Which name to ask TUNSETIFF for: the "ifname" key, else the token the
+ * user typed ("tap0"); a bare prefix lets the kernel number it. */
+static int tap_pick_name(netbe_t *be, const struct netbe__opts *o,
+			 char name[IFNAMSIZ])
+{
+	const char *want = netbe__opt_str(o, "ifname", NULL);
+	int n;
+
+	if (!want && o->token && strcmp(o->token, be->ops->name) != 0)
+		want = o->token;
+	if (want)
+		n = snprintf(name, IFNAMSIZ, "%s", want);
+	else
+		n = snprintf(name, IFNAMSIZ, "%s%%d", be->ops->name);
+	if (n <= 0 || n >= IFNAMSIZ)
+		return netbe__err(-EINVAL,
+				  "tap: interface name '%s' is empty or longer "
+				  "than %d characters",
+				  want ? want : "", IFNAMSIZ - 1);
+	return 0;
+}
+
+/* Opens one queue of @name (updated with the kernel's pick). */
+static int tap_open_queue(char name[IFNAMSIZ], short flags, int *out)
+{
+	struct ifreq ifr;
+	int fd, r;
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return netbe__err(-errno, "tap: open /dev/net/tun: %s",
+				  strerror(errno));
+	tap_ifreq(&ifr, name);
+	ifr.ifr_flags = flags;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		return netbe__err(r, "tap: TUNSETIFF %s: %s", name,
+				  strerror(-r));
+	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	name[IFNAMSIZ - 1] = '\0';
+	*out = fd;
+	return 0;
+}
+
+/* Flags for TUNSETIFF: the header only if asked for and the kernel has it
+ * (an old kernel without it still gives a working, offload-less tap). */
+static short tap_flags(bool want_vnet, unsigned nq)
+{
+	unsigned feat = 0;
+	short flags = IFF_TAP | IFF_NO_PI;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (ioctl(fd, TUNGETFEATURES, &feat) < 0)
+			feat = 0;
+		close(fd);
+	}
+	if (want_vnet && (feat & IFF_VNET_HDR))
+		flags |= IFF_VNET_HDR;
+	if (nq > 1)
+		flags |= IFF_MULTI_QUEUE;
+	return flags;
+}
+
+static int tap_create(netbe_t *be, struct tap_priv *p,
+		      const struct netbe__opts *o)
+{
+	char name[IFNAMSIZ];
+	short flags;
+	int r;
+
+	r = tap_pick_name(be, o, name);
+	if (r < 0)
+		return r;
+	flags = tap_flags(netbe__opt_bool(o, "vnet_hdr", true), p->nq);
+	for (unsigned i = 0; i < p->nq; i++) {
+		r = tap_open_queue(name, flags, &p->q[i].fd);
+		if (r < 0)
+			return r;
+	}
+	memcpy(p->ifname, name, IFNAMSIZ);
+	p->vnet = flags & IFF_VNET_HDR;
+	return 0;
+}
+
+/* "fd=N": probe what the launcher gave us without taking it yet. */
+static int tap_adopt(struct tap_priv *p, const struct netbe__opts *o)
+{
+	int fd = (int)netbe__opt_uint(o, "fd", 0);
+	struct ifreq ifr;
+	int fl;
+
+	if (p->nq != 1)
+		return netbe__err(-EINVAL, "tap: fd=%d: queues must be 1 "
+				  "with a passed-in fd", fd);
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		if (errno == EBADF)
+			return netbe__err(-EBADF, "tap: fd %d: %s", fd,
+					  strerror(EBADF));
+		return netbe__err(-EINVAL, "tap: fd %d is not an attached "
+				  "tun/tap device (TUNGETIFF: %s)", fd,
+				  strerror(errno));
+	}
+	if (!(ifr.ifr_flags & IFF_TAP) || !(ifr.ifr_flags & IFF_NO_PI))
+		return netbe__err(-EINVAL, "tap: fd %d (%s) is %s, need an "
+				  "IFF_TAP|IFF_NO_PI tap", fd, ifr.ifr_name,
+				  (ifr.ifr_flags & IFF_TAP) ?
+				  "a tap with packet info (no IFF_NO_PI)" :
+				  "a TUN (layer 3) device");
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return netbe__err(-errno, "tap: fd %d: O_NONBLOCK: %s", fd,
+				  strerror(errno));
+	memcpy(p->ifname, ifr.ifr_name, IFNAMSIZ);
+	p->ifname[IFNAMSIZ - 1] = '\0';
+	p->vnet = ifr.ifr_flags & IFF_VNET_HDR;
+	p->q[0].fd = fd;
+	p->fd_given = true;
+	return 0;
+}
+
+/* Sets the header size on every queue: a persistent tap keeps the last
+ * value some other program set, so never rely on the default. */
+static int tap_set_hdrsz(struct tap_priv *p, int len)
+{
+	for (unsigned i = 0; p->vnet && i < p->nq; i++)
+		if (ioctl(p->q[i].fd, TUNSETVNETHDRSZ, &len) < 0)
+			return netbe__err(-errno, "tap: TUNSETVNETHDRSZ %s "
+					  "%d: %s", p->ifname, len,
+					  strerror(errno));
+	return 0;
+}
+
+static int tap_set_offload(struct tap_priv *p, unsigned flags)
+{
+	for (unsigned i = 0; p->vnet && i < p->nq; i++)
+		if (ioctl(p->q[i].fd, TUNSETOFFLOAD, flags) < 0)
+			return netbe__err(-errno, "tap: TUNSETOFFLOAD %s "
+					  "%#x: %s", p->ifname, flags,
+					  strerror(errno));
+	return 0;
+}
+
+/* Finds the largest offload set this kernel takes (USO is 6.2+, UFO
+ * came and went), newest first, then leaves the tap with none until
+ * set_cap() says what the frontend accepts. */
+static int tap_probe_offloads(struct tap_priv *p)
+{
+	static const unsigned tries[] = {
+		TAP_OFFLOAD_ALL,
+		TAP_OFFLOAD_ALL & ~TAP_OFFLOAD_USO,
+		TUN_F_CSUM | TAP_OFFLOAD_TSO,
+		TUN_F_CSUM,
+	};
+
+	p->offload_ok = 0;
+	if (!p->vnet)
+		return 0;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (ioctl(p->q[0].fd, TUNSETOFFLOAD, tries[i]) == 0) {
+			p->offload_ok = tries[i];
+			break;
+		}
+	}
+	return tap_set_offload(p, 0);
+}
+
+/* Everything after the fds exist: header, offloads, link settings. */
+static int tap_configure(netbe_t *be, struct tap_priv *p,
+			 const struct netbe__opts *o)
+{
+	const char *bridge = netbe__opt_str(o, "bridge", NULL);
+	int r;
+
+	if ((r = tap_set_hdrsz(p, NETBE_VNET_HDR_LEN)) < 0 ||
+	    (r = tap_probe_offloads(p)) < 0)
+		return r;
+	if (netbe__opt_isset(o, "sndbuf")) {
+		int sb = (int)netbe__opt_uint(o, "sndbuf", 0);
+
+		for (unsigned i = 0; i < p->nq; i++)
+			if (ioctl(p->q[i].fd, TUNSETSNDBUF, &sb) < 0)
+				return netbe__err(-errno, "tap: TUNSETSNDBUF "
+						  "%s: %s", p->ifname,
+						  strerror(errno));
+	}
+	if (netbe__opt_isset(o, "mtu") &&
+	    (r = tap_set_mtu(p->ifname, netbe__opt_uint(o, "mtu", 0))) < 0)
+		return r;
+	if (bridge && (r = tap_add_to_bridge(p->ifname, bridge)) < 0)
+		return r;
+	if ((bridge || netbe__opt_bool(o, "up", false)) &&
+	    (r = tap_set_up(p->ifname)) < 0)
+		return r;
+	be->be_hdr_len = p->vnet ? NETBE_VNET_HDR_LEN : 0;
+	return 0;
+}
+
+/* Last, so a failed open never leaves a persistent interface behind. */
+static int tap_persist(struct tap_priv *p, const struct netbe__opts *o)
+{
+	if (!netbe__opt_isset(o, "persist"))
+		return 0;
+	if (ioctl(p->q[0].fd, TUNSETPERSIST,
+		  (unsigned long)netbe__opt_bool(o, "persist", false)) < 0)
+		return netbe__err(-errno, "tap: TUNSETPERSIST %s: %s",
+				  p->ifname, strerror(errno));
+	return 0;
+}
+
+static void tap_release(struct tap_priv *p)
+{
+	for (unsigned i = 0; p->q && i < p->nq; i++) {
+		if (p->q[i].fd >= 0 && !(i == 0 && p->fd_given))
+			close(p->q[i].fd);
+		free(p->q[i].bounce);
+	}
+	free(p->q);
+	p->q = NULL;
+}
+
+static int tap_open(netbe_t *be, const struct netbe__opts *o)
+{
+	struct tap_priv *p = tap_priv(be);
+	int r;
+
+	p->nq = (unsigned)netbe__opt_uint(o, "queues", 1);
+	p->q = calloc(p->nq, sizeof(*p->q));
+	if (!p->q)
+		return netbe__err(-ENOMEM, "tap: out of memory");
+	for (unsigned i = 0; i < p->nq; i++)
+		p->q[i].fd = -1;
+	r = netbe__opt_isset(o, "fd") ? tap_adopt(p, o) : tap_create(be, p, o);
+	if (r < 0)
+		goto fail;
+	if ((r = tap_configure(be, p, o)) < 0)
+		goto fail;
+	for (unsigned i = 1; i < p->nq; i++)
+		if ((r = netbe__add_queue(be, p->q[i].fd)) < 0) {
+			netbe__err(r, "tap: adding queue %u: %s", i,
+				   strerror(-r));
+			goto fail;
+		}
+	if ((r = tap_persist(p, o)) < 0)
+		goto fail;
+	be->fd = p->q[0].fd;
+	return 0;
+fail:
+	tap_release(p); /* a passed-in fd stays the launcher's */
+	return r;
+}
+
+static void tap_close(netbe_t *be)
+{
+	struct tap_priv *p = tap_priv(be);
+
+	if (be->parent) /* queue handles share queue 0's state */
+		return;
+	p->fd_given = false; /* ours since open() succeeded */
+	tap_release(p);
+	for (unsigned i = 0; i < be->nqueues && be->queues; i++)
+		be->queues[i]->fd = -1;
+	be->fd = -1;
+}
+
+/* ---- data path ----------------------------------------------------------- */
+
+static ssize_t tap_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = writev(be->fd, iov, iovcnt);
+
+	return n < 0 ? -errno : n;
+}
+
+static struct tap_queue *tap_q(netbe_t *be)
+{
+	return &tap_priv(be)->q[be->qidx];
+}
+
+static ssize_t tap_peek_recvlen(netbe_t *be)
+{
+	struct tap_queue *q = tap_q(be);
+	ssize_t n;
+
+	if (q->held)
+		return (ssize_t)q->held;
+	if (!q->bounce && !(q->bounce = malloc(TAP_BOUNCE_LEN)))
+		return netbe__err(-ENOMEM, "tap: out of memory");
+	n = read(be->fd, q->bounce, TAP_BOUNCE_LEN);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	q->held = (size_t)n;
+	return n;
+}
+
+/* Hands over the frame peek_recvlen() read (the only copying path). */
+static ssize_t tap_recv_held(struct tap_queue *q, const struct iovec *iov,
+			     int iovcnt)
+{
+	size_t len = q->held;
+
+	q->held = 0;
+	if (len > netbe__iov_len(iov, iovcnt))
+		return -ENOSPC;
+	return (ssize_t)netbe__buf_to_iov(q->bounce, len, iov, iovcnt, 0);
+}
+
+/*
+ * Reads straight into the caller's buffers.  A short read truncates and
+ * consumes the frame without saying so, so when the buffer could be too
+ * small we append a one-byte sentinel: if it gets written, the frame did
+ * not fit and is reported as dropped (-ENOSPC).
+ */
+static ssize_t tap_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct tap_queue *q = tap_q(be);
+	struct iovec v[TAP_MAX_IOV + 1];
+	size_t room;
+	uint8_t sentinel;
+	ssize_t n;
+
+	if (q->held)
+		return tap_recv_held(q, iov, iovcnt);
+	room = netbe__iov_len(iov, iovcnt);
+	if (room >= be->be_hdr_len + NETBE_MAX_FRAME || iovcnt > TAP_MAX_IOV) {
+		n = readv(be->fd, iov, iovcnt);
+	} else {
+		memcpy(v, iov, (size_t)iovcnt * sizeof(*iov));
+		v[iovcnt].iov_base = &sentinel;
+		v[iovcnt].iov_len = 1;
+		n = readv(be->fd, v, iovcnt + 1);
+	}
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return (size_t)n > room ? -ENOSPC : n;
+}
+
+/* ---- features ------------------------------------------------------------ */
+
+static uint64_t tap_get_cap(netbe_t *be)
+{
+	struct tap_priv *p = tap_priv(be);
+	unsigned ok = p->offload_ok;
+	uint64_t cap;
+
+	if (!p->vnet)
+		return 0;
+	/* Writes with a valid header are finished by the kernel. */
+	cap = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
+	      VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN |
+	      VIRTIO_NET_F_HOST_UFO;
+	if (ok & TUN_F_USO4) /* the same kernels parse GSO_UDP_L4 writes */
+		cap |= VIRTIO_NET_F_HOST_USO;
+	cap |= (ok & TUN_F_CSUM) ? VIRTIO_NET_F_GUEST_CSUM : 0;
+	cap |= (ok & TUN_F_TSO4) ? VIRTIO_NET_F_GUEST_TSO4 : 0;
+	cap |= (ok & TUN_F_TSO6) ? VIRTIO_NET_F_GUEST_TSO6 : 0;
+	cap |= (ok & TUN_F_TSO_ECN) ? VIRTIO_NET_F_GUEST_ECN : 0;
+	cap |= (ok & TUN_F_UFO) ? VIRTIO_NET_F_GUEST_UFO : 0;
+	cap |= (ok & TUN_F_USO4) ? VIRTIO_NET_F_GUEST_USO4 : 0;
+	cap |= (ok & TUN_F_USO6) ? VIRTIO_NET_F_GUEST_USO6 : 0;
+	return cap;
+}
+
+/*
+ * GUEST_* bits to TUNSETOFFLOAD flags, reduced to what the kernel takes:
+ * everything needs CSUM, ECN needs TSO, and Linux wants USO4 and USO6
+ * together.  Dropping a flag only makes the kernel do the work.
+ */
+static unsigned tap_guest_to_tun(uint64_t f, unsigned ok)
+{
+	unsigned t = 0;
+
+	if (!(f & VIRTIO_NET_F_GUEST_CSUM))
+		return 0;
+	t |= TUN_F_CSUM;
+	t |= (f & VIRTIO_NET_F_GUEST_TSO4) ? TUN_F_TSO4 : 0;
+	t |= (f & VIRTIO_NET_F_GUEST_TSO6) ? TUN_F_TSO6 : 0;
+	if ((f & VIRTIO_NET_F_GUEST_ECN) && (t & (TUN_F_TSO4 | TUN_F_TSO6)))
+		t |= TUN_F_TSO_ECN;
+	t |= (f & VIRTIO_NET_F_GUEST_UFO) ? TUN_F_UFO : 0;
+	if ((f & VIRTIO_NET_F_GUEST_USO4) && (f & VIRTIO_NET_F_GUEST_USO6))
+		t |= TAP_OFFLOAD_USO;
+	return t & ok;
+}
+
+static int tap_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
+{
+	struct tap_priv *p = tap_priv(be);
+	unsigned len, old = be->be_hdr_len;
+	int r;
+
+	if (!p->vnet)
+		return features ? -ENOTSUP : 0;
+	/* Same length on both sides spares the core a translation. */
+	len = (fe_hdr_len == NETBE_VNET_HDR_LEN ||
+	       fe_hdr_len == NETBE_VNET_HDR_MRG_LEN) ? fe_hdr_len
+						     : NETBE_VNET_HDR_LEN;
+	r = tap_set_offload(p, tap_guest_to_tun(features, p->offload_ok));
+	if (r < 0)
+		return r;
+	r = tap_set_hdrsz(p, (int)len);
+	if (r < 0) {
+		tap_set_hdrsz(p, (int)old);
+		return r;
+	}
+	be->be_hdr_len = len;
+	for (unsigned i = 0; be->queues && i < be->nqueues; i++)
+		be->queues[i]->be_hdr_len = len;
+	return 0;
+}
+
+static int tap_get_mtu(netbe_t *be)
+{
+	struct tap_priv *p = tap_priv(be);
+	struct ifreq ifr;
+	int r;
+
+	tap_ifreq(&ifr, p->ifname);
+	r = tap_ifioctl(SIOCGIFMTU, &ifr);
+	if (r < 0)
+		return netbe__err(r, "tap: SIOCGIFMTU %s: %s", p->ifname,
+				  strerror(-r));
+	return ifr.ifr_mtu;
+}
+
+#define TAP_OPS_BODY                                                         \
+	.options = tap_options, .priv_size = sizeof(struct tap_priv),        \
+	.open = tap_open, .close = tap_close, .send = tap_send,              \
+	.peek_recvlen = tap_peek_recvlen, .recv = tap_recv,                  \
+	.get_cap = tap_get_cap, .set_cap = tap_set_cap,                      \
+	.get_mtu = tap_get_mtu
+
+const struct netbe__ops netbe__tap_ops = {
+	.name = "tap",
+	.prefixes = "tap",
+	.description = "Linux TUN/TAP interface (/dev/net/tun)",
+	TAP_OPS_BODY,
+};
+
+/* The seed registers the same backend under a second prefix. */
+const struct netbe__ops netbe__vmnet_ops = {
+	.name = "vmnet",
+	.prefixes = "vmnet",
+	.description = "alias of tap, as in bhyve",
+	TAP_OPS_BODY,
+};

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Header-length translation between frontend and backend (vnet.c). */
+#ifndef NETBE_VNET_H
+#define NETBE_VNET_H
+
+#include "netbe_int.h"
+
+/* Most iovec entries one frame may have (Linux's IOV_MAX). */
+#define NETBE__IOV_MAX 1024
+
+ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt);
+ssize_t netbe__vnet_peek(netbe_t *be);
+ssize_t netbe__vnet_recv(netbe_t *be, const struct iovec *iov, int iovcnt);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * common.c - helpers the netbe subcommands share (see cmd.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+int cli_verbose;
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG_NAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG_NAME ": %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG_NAME " %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		return cli_usage_err(cmd, "option '%s' requires an argument",
+				     arg);
+	if (optopt != 0)
+		return cli_usage_err(cmd, "invalid option '-%c'", optopt);
+	return cli_usage_err(cmd, "unrecognized option '%s'", arg);
+}
+
+static const char *level_name(enum netbe_log_level level)
+{
+	switch (level) {
+	case NETBE_LOG_ERR:
+		return "error";
+	case NETBE_LOG_WARN:
+		return "warning";
+	case NETBE_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+static void log_to_stderr(enum netbe_log_level level, const char *msg,
+			  void *opaque)
+{
+	(void)opaque;
+	fprintf(stderr, PROG_NAME ": libnetbe %s: %s\n", level_name(level),
+		msg);
+}
+
+void cli_setup_log(void)
+{
+	enum netbe_log_level max;
+
+	if (cli_verbose <= 0)
+		return;
+	max = cli_verbose == 1 ? NETBE_LOG_INFO : NETBE_LOG_DEBUG;
+	netbe_set_log_fn(log_to_stderr, max, NULL);
+}
+
+int cli_parse_ulong(const char *s, unsigned long min, unsigned long max,
+		    unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const struct {
+	uint64_t bit;
+	const char *name;
+} feature_names[] = {
+	{ VIRTIO_NET_F_CSUM, "CSUM" },
+	{ VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM" },
+	{ VIRTIO_NET_F_MTU, "MTU" },
+	{ VIRTIO_NET_F_MAC, "MAC" },
+	{ VIRTIO_NET_F_GUEST_TSO4, "GUEST_TSO4" },
+	{ VIRTIO_NET_F_GUEST_TSO6, "GUEST_TSO6" },
+	{ VIRTIO_NET_F_GUEST_ECN, "GUEST_ECN" },
+	{ VIRTIO_NET_F_GUEST_UFO, "GUEST_UFO" },
+	{ VIRTIO_NET_F_HOST_TSO4, "HOST_TSO4" },
+	{ VIRTIO_NET_F_HOST_TSO6, "HOST_TSO6" },
+	{ VIRTIO_NET_F_HOST_ECN, "HOST_ECN" },
+	{ VIRTIO_NET_F_HOST_UFO, "HOST_UFO" },
+	{ VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF" },
+	{ VIRTIO_NET_F_STATUS, "STATUS" },
+	{ VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ" },
+	{ VIRTIO_NET_F_MQ, "MQ" },
+	{ VIRTIO_NET_F_GUEST_USO4, "GUEST_USO4" },
+	{ VIRTIO_NET_F_GUEST_USO6, "GUEST_USO6" },
+	{ VIRTIO_NET_F_HOST_USO, "HOST_USO" },
+};
+
+void cli_print_features(FILE *f, uint64_t features)
+{
+	const char *sep = "";
+
+	if (features == 0) {
+		fputs("none", f);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]);
+	     i++) {
+		if (!(features & feature_names[i].bit))
+			continue;
+		fprintf(f, "%s%s", sep, feature_names[i].name);
+		features &= ~feature_names[i].bit;
+		sep = " ";
+	}
+	for (int b = 0; b < 64; b++) {
+		if (features & (1ULL << b)) {
+			fprintf(f, "%sbit%d", sep, b);
+			sep = " ";
+		}
+	}
+}
+
+void cli_print_stats(FILE *f, const char *label, const netbe_t *be)
+{
+	struct netbe_stats st;
+
+	netbe_get_stats(be, &st);
+	fprintf(f,
+		"%s rx: frames %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64
+		" errors %" PRIu64 "\n",
+		label, st.rx_frames, st.rx_bytes, st.rx_drops, st.rx_errors);
+	fprintf(f,
+		"%s tx: frames %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64
+		" errors %" PRIu64 "\n",
+		label, st.tx_frames, st.tx_bytes, st.tx_drops, st.tx_errors);
+}
+
+void cli_noop_rx(int fd, int events, void *param)
+{
+	(void)fd;
+	(void)events;
+	(void)param;
+}
+
+int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,
+	     netbe_rx_cb_t cb, void *param)
+{
+	int r = netbe_open(be, spec, loop, cb, param);
+
+	if (r < 0) {
+		const char *msg = netbe_last_error();
+
+		cli_err("cannot open '%s': %s", spec,
+			msg[0] != '\0' ? msg : strerror(-r));
+	}
+	return r;
+}
