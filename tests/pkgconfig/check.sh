@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the build into a scratch DESTDIR, then builds and runs an outside
+# program with nothing but `pkg-config --cflags --libs netbe`, and checks
+# that the shared library exports the public API only.
+set -eu
+build=$1 src=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+meson install -C "$build" --no-rebuild --destdir "$tmp/root" >/dev/null
+pc=$(find "$tmp/root" -name netbe.pc | head -n1)
+[ -n "$pc" ] || { echo "FAIL: netbe.pc not installed"; exit 1; }
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+flags=$(pkg-config --cflags --libs netbe)
+${CC:-cc} -Wall -Werror -o "$tmp/outside" "$src/outside.c" $flags
+LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$tmp/outside"
+
+so=$(find "$tmp/root" -name 'libnetbe.so.*.*' | head -n1)
+bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^netbe_' | grep -v '^NETBE_' || true)
+internal=$(nm -D --defined-only "$so" | awk '{print $3}' | grep '^netbe__' || true)
+if [ -n "$bad$internal" ]; then
+	echo "FAIL: non-API symbols exported: $bad $internal"
+	exit 1
+fi
+echo "pkg-config: ok ($(nm -D --defined-only "$so" | grep -c ' T netbe_') API functions exported)"
