@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 CLANG_BUILD ?= build-clang
 MESON_OPTS ?=
 
-.PHONY: all deps test-deps run test test-asan clang clean install
+.PHONY: all deps test-deps run test test-asan clang fuzz clean install
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -41,8 +41,19 @@ $(CLANG_BUILD)/build.ninja:
 clang: test-deps $(CLANG_BUILD)/build.ninja
 	ninja -C $(CLANG_BUILD)
 
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_lundef=false $(MESON_OPTS)
+
+fuzz: test-deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) \
+		$(FUZZ_BUILD)/corpus tests/fuzz/corpus
+
 install: all
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

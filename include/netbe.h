@@ -238,7 +238,9 @@ struct netbe_backend_info {
 	const char *name;	  /* "tap" */
 	const char *prefixes;	  /* prefixes that select it: "tap vmnet" */
 	const char *description;  /* one line */
-	const struct netbe_option *options; /* terminated by key == NULL */
+	/* Every key the backend accepts, the generic ones (backend, type,
+	 * mac, mtu) last; terminated by key == NULL. */
+	const struct netbe_option *options;
 };
 
 /** Returns the number of registered backends. */

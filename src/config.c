@@ -233,13 +233,20 @@ int netbe__parse_bool(const char *s, bool *out)
 
 int netbe__parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
-	char *end;
+	int base = 10;
 	unsigned long v;
+	char *end;
 
-	if (!isdigit((unsigned char)*s))
+	/* Decimal unless 0x: "mtu=01500" means 1500, not octal 832. */
+	if (!strncasecmp(s, "0x", 2)) {
+		base = 16;
+		s += 2;
+	}
+	if (!isxdigit((unsigned char)*s) ||
+	    (base == 10 && !isdigit((unsigned char)*s)))
 		return -EINVAL;
 	errno = 0;
-	v = strtoul(s, &end, 0);
+	v = strtoul(s, &end, base);
 	if (errno || *end || (max && v > max))
 		return -EINVAL;
 	*out = v;
@@ -379,7 +386,10 @@ NETBE__EXPORT int netbe_config_check(const netbe_config_t *cfg)
 		return netbe__err(-EINVAL, "config: NULL config");
 	ctx.ops = netbe__backend_select(cfg, &suffix);
 	if (!ctx.ops)
-		return -EINVAL;
+		return netbe_config_get(cfg, "type") ||
+				       netbe_config_get(cfg, "backend")
+			       ? -ENOENT
+			       : -EINVAL;
 	return netbe_config_foreach(cfg, check_kv, &ctx);
 }
 

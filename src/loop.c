@@ -44,6 +44,7 @@ struct netbe_watch {
 	int events; /* NETBE_EV_READ/WRITE requested */
 	bool is_timer;
 	bool enabled;
+	bool in_epoll; /* registered: only while enabled */
 	bool dead;
 	netbe_loop_cb_t cb;
 	void *arg;
@@ -79,11 +80,23 @@ static uint32_t epoll_mask(const netbe_watch_t *w)
 	return m;
 }
 
-static int epoll_update(netbe_watch_t *w, int op)
+/*
+ * A disabled watch leaves epoll altogether: epoll reports EPOLLERR and
+ * EPOLLHUP whatever the mask, so a dead fd (a deleted tap, a closed peer)
+ * would otherwise wake the loop forever while its receive is off.
+ */
+static int epoll_sync(netbe_watch_t *w)
 {
 	struct epoll_event ev = { .events = epoll_mask(w), .data.ptr = w };
+	int op;
 
-	return epoll_ctl(w->loop->epfd, op, w->fd, &ev) < 0 ? -errno : 0;
+	if (w->enabled == w->in_epoll)
+		return 0;
+	op = w->enabled ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
+	if (epoll_ctl(w->loop->epfd, op, w->fd, &ev) < 0)
+		return -errno;
+	w->in_epoll = w->enabled;
+	return 0;
 }
 
 NETBE__EXPORT int netbe_loop_new(netbe_loop_t **out)
@@ -279,7 +292,7 @@ static int watch_add(netbe_loop_t *loop, netbe_watch_t *w)
 
 	w->loop = loop;
 	pthread_mutex_lock(&loop->lock);
-	r = epoll_update(w, EPOLL_CTL_ADD);
+	r = epoll_sync(w);
 	if (r == 0) {
 		w->next = loop->live;
 		if (loop->live)
@@ -378,7 +391,7 @@ static int watch_set_enabled(netbe_watch_t *w, bool on)
 
 	pthread_mutex_lock(&loop->lock);
 	w->enabled = on;
-	r = epoll_update(w, EPOLL_CTL_MOD);
+	r = epoll_sync(w);
 	if (!on)
 		wait_not_current(loop, w);
 	pthread_mutex_unlock(&loop->lock);
@@ -404,7 +417,8 @@ NETBE__EXPORT void netbe_watch_del(netbe_watch_t *w)
 	loop = w->loop;
 	pthread_mutex_lock(&loop->lock);
 	w->dead = true;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->enabled = false;
+	epoll_sync(w);
 	if (w->prev)
 		w->prev->next = w->next;
 	else

@@ -299,12 +299,13 @@ static ssize_t check_tx_len(netbe_t *be, const struct iovec *iov, int iovcnt)
 {
 	size_t len = netbe__iov_len(iov, iovcnt);
 
-	if (iovcnt < 0 || iovcnt > NETBE__IOV_MAX)
+	/* One entry is kept for the header translation may add. */
+	if (iovcnt <= 0 || iovcnt >= NETBE__IOV_MAX)
 		return -EINVAL;
 	if (len < be->fe_hdr_len + ETH_HDR_LEN)
 		return -EINVAL;
-	if (len - be->fe_hdr_len > NETBE_MAX_FRAME &&
-	    !(be->features & NETBE_OFFLOAD_MASK))
+	/* GSO frames too: virtio-net's largest is 64 KiB plus headers. */
+	if (len - be->fe_hdr_len > NETBE_MAX_FRAME)
 		return -EMSGSIZE;
 	return (ssize_t)len;
 }
@@ -316,9 +317,10 @@ static ssize_t send_one(netbe_t *be, const struct iovec *iov, int iovcnt)
 	if (r >= 0)
 		r = netbe__vnet_send(be, iov, iovcnt);
 	count_tx(be, r);
-	if (r < 0 && r != -EAGAIN && netbe__log_enabled(NETBE_LOG_DEBUG))
-		netbe__log(NETBE_LOG_DEBUG, "%s: tx frame dropped: %s",
-			   be->ops->name, strerror((int)-r));
+	/* Errors are rare; a full backend (EAGAIN) is not one. */
+	if (r < 0 && r != -EAGAIN)
+		netbe__err((int)r, "%s: frame not sent: %s", be->ops->name,
+			   strerror((int)-r));
 	return r;
 }
 
@@ -344,6 +346,9 @@ NETBE__EXPORT ssize_t netbe_recv(netbe_t *be, const struct iovec *iov,
 		return -EINVAL;
 	r = netbe__vnet_recv(be, iov, iovcnt);
 	count_rx(be, r);
+	if (r < 0 && r != -EAGAIN)
+		netbe__err((int)r, "%s: frame not received: %s", be->ops->name,
+			   strerror((int)-r));
 	return r == -EAGAIN ? 0 : r;
 }
 
@@ -447,7 +452,13 @@ NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 static int recv_native(netbe_t *be, struct netbe_msg *msgs, int n)
 {
-	int r = be->ops->recv_batch(be, msgs, n);
+	int r;
+
+	/* A batch of frames that were all dropped (too big for their
+	 * buffers) is not "nothing waiting": try again. */
+	do
+		r = be->ops->recv_batch(be, msgs, n);
+	while (r == -ENOSPC);
 
 	for (int i = 0; i < r; i++) {
 		netbe__count(&be->rx.frames, 1);

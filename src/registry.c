@@ -112,16 +112,34 @@ const struct netbe__ops *netbe__backend_select(const netbe_config_t *cfg,
 	return ops;
 }
 
+#define MAX_OPTIONS 48
+
 static struct netbe_backend_info infos[NBACKENDS];
+/* Each backend's keys followed by the generic ones, as config.c accepts. */
+static struct netbe_option all_options[NBACKENDS][MAX_OPTIONS];
 static pthread_once_t infos_once = PTHREAD_ONCE_INIT;
+
+static void options_merge(struct netbe_option *out,
+			  const struct netbe_option *own)
+{
+	const struct netbe_option *tabs[] = { own, netbe__generic_options };
+	size_t n = 0;
+
+	for (int t = 0; t < 2; t++)
+		for (const struct netbe_option *o = tabs[t];
+		     o && o->key && n < MAX_OPTIONS - 1; o++)
+			out[n++] = *o;
+	out[n] = (struct netbe_option){ 0 };
+}
 
 static void infos_fill(void)
 {
 	for (size_t i = 0; i < NBACKENDS; i++) {
+		options_merge(all_options[i], backends[i]->options);
 		infos[i].name = backends[i]->name;
 		infos[i].prefixes = backends[i]->prefixes;
 		infos[i].description = backends[i]->description;
-		infos[i].options = backends[i]->options;
+		infos[i].options = all_options[i];
 	}
 }
 

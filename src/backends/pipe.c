@@ -213,13 +213,11 @@ static ssize_t pipe_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 	return mh.msg_flags & MSG_TRUNC ? -ENOSPC : r;
 }
 
-static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pipe_send_chunk(netbe_t *be, struct netbe_msg *msgs, int n)
 {
 	struct mmsghdr mm[PIPE_BATCH_MAX];
 	int r;
 
-	if (n > PIPE_BATCH_MAX)
-		n = PIPE_BATCH_MAX;
 	memset(mm, 0, sizeof(mm[0]) * (size_t)n);
 	for (int i = 0; i < n; i++) {
 		mm[i].msg_hdr.msg_iov = msgs[i].iov;
@@ -231,6 +229,23 @@ static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 	for (int i = 0; i < r; i++)
 		msgs[i].len = mm[i].msg_len;
 	return r;
+}
+
+static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+{
+	int done = 0;
+
+	while (done < n) {
+		int chunk = n - done < PIPE_BATCH_MAX ? n - done : PIPE_BATCH_MAX;
+		int r = pipe_send_chunk(be, msgs + done, chunk);
+
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if (r < chunk)
+			break; /* full */
+	}
+	return done;
 }
 
 /* Moves a received frame to an earlier slot; false if it does not fit. */
@@ -294,7 +309,9 @@ static int pipe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 		return errno == EAGAIN ? 0 : -errno;
 	if (r > 0 && mm[0].msg_len == 0)
 		return (int)pipe_eof(be);
-	return pipe_compact(be, msgs, mm, r);
+	n = pipe_compact(be, msgs, mm, r);
+	/* All dropped is not "nothing waiting": the core asks again. */
+	return n == 0 && r > 0 ? -ENOSPC : n;
 }
 
 static uint64_t pipe_get_cap(netbe_t *be)

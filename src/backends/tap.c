@@ -22,12 +22,13 @@
  *   Peeking.  Linux tap has no way to learn the next frame's length
  *   without dequeuing it: FIONREAD/SIOCINQ return EINVAL on a tap fd,
  *   read(fd, buf, 0) returns 0 and reveals nothing, and a short read
- *   truncates and consumes the frame (measured on 6.18, see
- *   docs/tap-peek.md).  So recv() without a preceding peek reads straight
- *   into the caller's iovec - the normal, zero-copy path - with a one-byte
- *   sentinel behind the caller's buffer to detect an oversized frame.
- *   Only when the frontend asks peek_recvlen() do we read the frame into a
- *   per-queue bounce buffer (allocated on first use) for recv() to copy.
+ *   truncates and consumes the frame (checked on Linux 6.18; the cost
+ *   is measured by bench/tap_peek.c).  So recv() without a peek reads
+ *   straight into the caller's iovec - the normal, zero-copy path - with a
+ *   one-byte sentinel behind the caller's buffer to detect an oversized
+ *   frame.  Only when the frontend asks peek_recvlen() do we read the
+ *   frame into a per-queue bounce buffer (allocated on first use) for
+ *   recv() to copy.
  *
  *   Ownership.  Fds we open are closed on failure and at close(); an fd
  *   handed in with "fd=N" becomes ours only once open() succeeds.
@@ -182,7 +183,7 @@ static int tap_add_to_bridge(const char *ifname, const char *bridge)
 	return 0;
 }
 
-/* ---- fd setup -------------------------------------------------------------- */
+/* ---- fd setup ------------------------------------------------------------ */
 
 /* Which name to ask TUNSETIFF for: the "ifname" key, else the token the
  * user typed ("tap0"); a bare prefix lets the kernel number it. */

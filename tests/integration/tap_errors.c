@@ -10,8 +10,8 @@
  *   - an over-long interface name and a missing bridge give -EINVAL and
  *     -ENODEV/-ENOENT-style errors, and leave no interface behind;
  *   - an unknown key is refused (by the core) before anything opens;
- *   - mtu=, queues=, vnet_hdr=off, persist, a bare "tap" and the "vmnet"
- *     prefix take effect.
+ *   - mtu=, queues=, vnet_hdr=off, up=, sndbuf=, persist, a bare "tap"
+ *     and the "vmnet" prefix take effect.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -81,6 +82,21 @@ static void check_leftovers(void)
 	open_fails("tap,ifname=mtu0,mtu=70000", -EINVAL);
 }
 
+static int if_up(const char *name)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	r = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 &&
+	    (ifr.ifr_flags & IFF_UP);
+	if (s >= 0)
+		close(s);
+	return r;
+}
+
 static void check_keys(void)
 {
 	netbe_t *be;
@@ -111,6 +127,10 @@ static void check_keys(void)
 		 netbe_last_error());
 	netbe_cleanup(be);
 
+	be = tu_open("tap,ifname=up0,up=on,sndbuf=65536", NULL);
+	TU_CHECK(if_up("up0"), "up=on left up0 down");
+	netbe_cleanup(be);
+
 	be = tu_open("tap", NULL);
 	TU_CHECK(if_nametoindex("tap0") != 0, "bare 'tap' did not make tap0");
 	netbe_cleanup(be);
@@ -118,7 +138,7 @@ static void check_keys(void)
 	TU_CHECK(strcmp(netbe_get_name(be), "vmnet") == 0 &&
 		 if_nametoindex("vmnet3") != 0, "vmnet3 prefix");
 	netbe_cleanup(be);
-	printf("mtu, queues, vnet_hdr=off, bare tap, vmnet: ok\n");
+	printf("mtu, queues, vnet_hdr=off, up, sndbuf, bare tap, vmnet: ok\n");
 }
 
 static void check_persist(void)

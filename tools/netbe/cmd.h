@@ -67,6 +67,9 @@ void cli_print_stats(FILE *f, const char *label, const netbe_t *be);
 /* A receive callback that does nothing (netbe_open requires one). */
 void cli_noop_rx(int fd, int events, void *param);
 
+/* netbe_last_error(), or strerror(-@err) when the library left it empty. */
+const char *cli_strerror(int err);
+
 /* Opens @spec on @loop with callback @cb, reporting failure on stderr. */
 int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,
 	     netbe_rx_cb_t cb, void *param);

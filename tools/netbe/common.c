@@ -168,16 +168,19 @@ void cli_noop_rx(int fd, int events, void *param)
 	(void)param;
 }
 
+const char *cli_strerror(int err)
+{
+	const char *msg = netbe_last_error();
+
+	return msg[0] != '\0' ? msg : strerror(err < 0 ? -err : err);
+}
+
 int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,
 	     netbe_rx_cb_t cb, void *param)
 {
 	int r = netbe_open(be, spec, loop, cb, param);
 
-	if (r < 0) {
-		const char *msg = netbe_last_error();
-
-		cli_err("cannot open '%s': %s", spec,
-			msg[0] != '\0' ? msg : strerror(-r));
-	}
+	if (r < 0)
+		cli_err("cannot open '%s': %s", spec, cli_strerror(r));
 	return r;
 }

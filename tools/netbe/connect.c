@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connect.c - "netbe connect SPEC_A SPEC_B": forward frames between two
- * backends until SIGINT/SIGTERM, then print the counters.
+ * backends until SIGINT/SIGTERM, then print the counters.  Exits 1 when
+ * a backend fails for good (e.g. its tap interface was deleted).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,9 +38,11 @@ static void connect_usage(FILE *f)
 		"[--stats-interval SEC] SPEC_A SPEC_B\n"
 		"Open two backends and forward every frame one receives to "
 		"the other, until\n"
-		"SIGINT or SIGTERM; then print both backends' counters.  "
-		"Offloads pass through\n"
-		"only when both ends support them.\n"
+		"SIGINT or SIGTERM (exit 0) or until receiving from one keeps "
+		"failing (exit 1);\n"
+		"then print both backends' counters.  Offloads pass through "
+		"only when both ends\n"
+		"support them.\n"
 		"\nOptions:\n"
 		"  -b, --batch N             frames per receive call "
 		"(1-%d, default %d)\n"
@@ -190,24 +193,26 @@ static int add_stats_timer(struct connect_ctx *c)
 						  1000U,
 				 1, stats_timer_cb, c, &w);
 	if (r < 0)
-		cli_err("cannot add the stats timer: %s", netbe_last_error());
+		cli_err("cannot add the stats timer: %s", cli_strerror(r));
 	return r;
 }
 
-static int run_loop(netbe_loop_t *loop)
+/* Runs until a signal (0) or a failure (-1). */
+static int run_loop(struct connect_ctx *c)
 {
-	int r;
+	int r = 0;
 
-	stop_loop = loop;
-	while (!stop_requested) {
-		r = netbe_loop_run(loop);
-		if (r < 0 && r != -EINTR) {
+	stop_loop = c->loop;
+	fwd_set_stop_loop(c->fwd, c->loop);
+	while (!stop_requested && !fwd_failed(c->fwd) && r == 0) {
+		r = netbe_loop_run(c->loop);
+		if (r < 0 && r != -EINTR)
 			cli_err("loop: %s", strerror(-r));
-			return -1;
-		}
+		else
+			r = 0;
 	}
 	stop_loop = NULL;
-	return 0;
+	return r < 0 || fwd_failed(c->fwd) ? -1 : 0;
 }
 
 static int connect_run(struct connect_ctx *c)
@@ -227,7 +232,7 @@ static int connect_run(struct connect_ctx *c)
 		fprintf(stderr, "connected %s <-> %s\n", c->o->spec[0],
 			c->o->spec[1]);
 	fwd_start(c->fwd);
-	r = run_loop(c->loop);
+	r = run_loop(c);
 	fwd_stop(c->fwd);
 	print_all(c, stdout);
 	return r < 0 ? EXIT_RUNTIME : EXIT_OK;

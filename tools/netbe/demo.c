@@ -168,7 +168,7 @@ static void b2_rx_cb(int fd, int events, void *param)
 		if (n < 0) {
 			if (n != -EAGAIN)
 				demo_fail(d, "b2: receive: %s",
-					  netbe_last_error());
+					  cli_strerror((int)n));
 			return;
 		}
 		if (d->received >= d->sent) {
@@ -195,7 +195,7 @@ static void pump(struct demo *d)
 			return;
 		if (r < 0) {
 			demo_fail(d, "a1: send of frame %lu: %s", d->sent,
-				  netbe_last_error());
+				  cli_strerror((int)r));
 			return;
 		}
 		d->sent++;
@@ -214,6 +214,8 @@ static void demo_loop(struct demo *d)
 		r = netbe_loop_run_once(d->loop, 100);
 		if (r < 0 && r != -EINTR)
 			demo_fail(d, "loop: %s", strerror(-r));
+		if (fwd_failed(d->fwd))
+			demo_fail(d, "the forwarder failed");
 		if (d->received != seen) {
 			seen = d->received;
 			last = now_ms();
@@ -236,9 +238,11 @@ static int demo_open(struct demo *d)
 		if (cli_open(&d->be[i], end_spec[i], d->loop, cb, d) < 0)
 			return -1;
 	}
-	if (netbe_set_cap(d->be[A1], 0, 0) < 0 ||
-	    netbe_set_cap(d->be[B2], 0, 0) < 0) {
-		cli_err("demo: cannot set features: %s", netbe_last_error());
+	r = netbe_set_cap(d->be[A1], 0, 0);
+	if (r == 0)
+		r = netbe_set_cap(d->be[B2], 0, 0);
+	if (r < 0) {
+		cli_err("demo: cannot set features: %s", cli_strerror(r));
 		return -1;
 	}
 	if (fwd_setup_caps(d->be[A2], d->be[B1], NULL, NULL) < 0)

@@ -16,6 +16,8 @@
 #define FWD_MAX_ROUNDS 8
 /* Consecutive failed receives after which a queue is given up. */
 #define FWD_MAX_ERRORS 64
+/* Failed sends reported with -v, per direction. */
+#define FWD_MAX_REPORTS 10
 
 /* One receiving queue and where its frames go. */
 struct fwd_dir {
@@ -34,6 +36,8 @@ struct fwd {
 	struct fwd_dir *dirs;
 	unsigned ndirs;
 	int started;
+	int failed;
+	netbe_loop_t *stop_loop;
 	struct fwd_counters c[2];
 };
 
@@ -106,7 +110,7 @@ static int set_cap(netbe_t *be, uint64_t features, unsigned hdr_len)
 
 	if (r < 0)
 		cli_err("%s: cannot set features (header %u): %s",
-			netbe_get_name(be), hdr_len, netbe_last_error());
+			netbe_get_name(be), hdr_len, cli_strerror(r));
 	return r;
 }
 
@@ -131,6 +135,17 @@ int fwd_setup_caps(netbe_t *a, netbe_t *b, uint64_t *feat_a,
 
 /* ---- forwarding -------------------------------------------------------- */
 
+static void send_failed(struct fwd_dir *d, int idx, int err)
+{
+	uint64_t n = ++d->f->c[d->dir].errors;
+
+	if (cli_verbose > 0 && n <= FWD_MAX_REPORTS)
+		cli_err("%s: send of a %zu-byte frame failed: %s%s",
+			netbe_get_name(d->to), d->f->rx_msgs[idx].len,
+			cli_strerror(err),
+			n == FWD_MAX_REPORTS ? " (no more reported)" : "");
+}
+
 /* Sends frames [0, n) received into the buffers; returns those accepted. */
 static unsigned send_all(struct fwd_dir *d, int n)
 {
@@ -142,7 +157,7 @@ static unsigned send_all(struct fwd_dir *d, int n)
 		if (r == -EAGAIN || r == 0)
 			break; /* the other side is full */
 		if (r < 0) {
-			f->c[d->dir].errors++; /* the first frame failed */
+			send_failed(d, off, r); /* the first frame failed */
 			off++;
 			continue;
 		}
@@ -161,9 +176,12 @@ static void recv_failed(struct fwd_dir *d, int err)
 	d->f->c[d->dir].errors++;
 	if (++d->errs_in_row < FWD_MAX_ERRORS)
 		return;
-	cli_err("%s: receive keeps failing (%s): %s; giving up this queue",
-		netbe_get_name(d->from), strerror(-err), netbe_last_error());
+	cli_err("%s: receive keeps failing: %s; giving up",
+		netbe_get_name(d->from), cli_strerror(err));
 	netbe_rx_disable(d->from);
+	d->f->failed = 1;
+	if (d->f->stop_loop != NULL)
+		netbe_loop_stop(d->f->stop_loop);
 }
 
 /* Forwards one batch; returns the frames received, or -errno. */
@@ -279,6 +297,16 @@ int fwd_new(struct fwd **out, netbe_t *a, netbe_t *b, unsigned batch)
 	}
 	*out = f;
 	return 0;
+}
+
+void fwd_set_stop_loop(struct fwd *f, netbe_loop_t *loop)
+{
+	f->stop_loop = loop;
+}
+
+int fwd_failed(const struct fwd *f)
+{
+	return f->failed;
 }
 
 void fwd_start(struct fwd *f)

@@ -56,6 +56,15 @@ int fwd_setup_caps(netbe_t *a, netbe_t *b, uint64_t *feat_a,
  */
 int fwd_new(struct fwd **out, netbe_t *a, netbe_t *b, unsigned batch);
 
+/*
+ * When a queue's receive keeps failing (the interface is gone), the
+ * forwarder disables it, marks itself failed and, if set, stops @loop.
+ */
+void fwd_set_stop_loop(struct fwd *f, netbe_loop_t *loop);
+
+/* Returns non-zero once a queue failed for good. */
+int fwd_failed(const struct fwd *f);
+
 /* Enables / disables receive on every queue of both ends. */
 void fwd_start(struct fwd *f);
 void fwd_stop(struct fwd *f);

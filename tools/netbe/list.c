@@ -76,20 +76,20 @@ static const struct option list_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_list(int argc, char **argv)
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, int *keys)
 {
-	int keys = 1, opt;
-	size_t n;
+	int opt;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":kbh", list_options, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'k':
-			keys = 1;
+			*keys = 1;
 			break;
 		case 'b':
-			keys = 0;
+			*keys = 0;
 			break;
 		case 'h':
 			list_usage(stdout);
@@ -101,6 +101,16 @@ int cmd_list(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err("list", "unexpected argument '%s'",
 				     argv[optind]);
+	return -1;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	int keys = 1, r = parse_args(argc, argv, &keys);
+	size_t n;
+
+	if (r >= 0)
+		return r;
 	n = netbe_backend_count();
 	for (size_t i = 0; i < n; i++) {
 		const struct netbe_backend_info *bi = netbe_backend_get(i);
@@ -111,9 +121,5 @@ int cmd_list(int argc, char **argv)
 			putchar('\n');
 		print_backend(bi, keys);
 	}
-	if (keys)
-		printf("\nEvery backend also takes: backend, type (force a "
-		       "backend by name),\nmac (MAC address for the guest), "
-		       "mtu (MTU of the link).\n");
 	return EXIT_OK;
 }
