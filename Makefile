@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 CLANG_BUILD ?= build-clang
 MESON_OPTS ?=
 
-.PHONY: all deps test-deps run test test-asan clang fuzz clean install
+.PHONY: all deps test-deps run test test-asan test-tsan clang fuzz clean install
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -35,6 +35,16 @@ test-asan: test-deps $(ASAN_BUILD)/build.ninja
 		meson test -C $(ASAN_BUILD) --print-errorlogs
 	@scripts/test-summary.sh $(ASAN_BUILD)
 
+TSAN_BUILD ?= build-tsan
+$(TSAN_BUILD)/build.ninja:
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false $(MESON_OPTS)
+
+# The thread model (send and receive on two threads, loop disable/stop
+# from other threads) under ThreadSanitizer: the unit suite.
+test-tsan: test-deps $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD)
+	TSAN_OPTIONS=halt_on_error=1 meson test -C $(TSAN_BUILD) --suite unit --print-errorlogs
+
 $(CLANG_BUILD)/build.ninja:
 	CC=clang meson setup $(CLANG_BUILD) --werror $(MESON_OPTS)
 
@@ -56,4 +66,4 @@ install: all
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,7 +53,7 @@ struct netbe_watch {
 struct netbe_loop {
 	int epfd;
 	int wakefd;
-	volatile sig_atomic_t stop;
+	int stop; /* atomic: set by any thread or a signal handler */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	netbe_watch_t *current; /* callback running now, if any */
@@ -271,9 +270,9 @@ NETBE__EXPORT int netbe_loop_run(netbe_loop_t *loop)
 {
 	int r = 0;
 
-	while (!loop->stop && r >= 0)
+	while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE) && r >= 0)
 		r = netbe_loop_run_once(loop, -1);
-	loop->stop = 0;
+	__atomic_store_n(&loop->stop, 0, __ATOMIC_RELAXED);
 	return r < 0 ? r : 0;
 }
 
@@ -281,7 +280,8 @@ NETBE__EXPORT void netbe_loop_stop(netbe_loop_t *loop)
 {
 	uint64_t one = 1;
 
-	loop->stop = 1;
+	/* A lock-free atomic store: fine in a signal handler. */
+	__atomic_store_n(&loop->stop, 1, __ATOMIC_RELEASE);
 	if (write(loop->wakefd, &one, sizeof(one)) < 0)
 		(void)0; /* counter saturated: the loop is already woken */
 }
