@@ -3,7 +3,7 @@
 # program with nothing but `pkg-config --cflags --libs netbe`, and checks
 # that the shared library exports the public API only.
 set -eu
-build=$1 src=$(cd "$(dirname "$0")" && pwd)
+build=$1 sanitize=${2:-none} src=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -12,7 +12,10 @@ pc=$(find "$tmp/root" -name netbe.pc | head -n1)
 [ -n "$pc" ] || { echo "FAIL: netbe.pc not installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 flags=$(pkg-config --cflags --libs netbe)
-${CC:-cc} -Wall -Werror -o "$tmp/outside" "$src/outside.c" $flags
+# A sanitizer build's library needs the sanitizer runtime in the program.
+san=""
+[ "$sanitize" = none ] || san="-fsanitize=$sanitize"
+${CC:-cc} -Wall -Werror $san -o "$tmp/outside" "$src/outside.c" $flags
 LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$tmp/outside"
 
 so=$(find "$tmp/root" -name 'libnetbe.so.*.*' | head -n1)
