@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "netbe_int.h"
+#include "offload.h"
 #include "vnet.h"
 
 #define ETH_HDR_LEN 14
@@ -57,10 +58,12 @@ int netbe__add_queue(netbe_t *be, int fd)
 static void handle_free(netbe_t *be)
 {
 	for (unsigned i = 1; i < be->nqueues; i++) {
+		netbe__vnet_free(be->queues[i]);
 		free(be->queues[i]->discard_buf);
 		free(be->queues[i]);
 	}
 	free(be->queues);
+	netbe__vnet_free(be);
 	free(be->discard_buf);
 	free(be->priv);
 	free(be);
@@ -125,6 +128,22 @@ static int watch_all(netbe_t *be)
 	return 0;
 }
 
+/* What the backend carries itself, without the software engine. */
+static uint64_t native_cap(netbe_t *be)
+{
+	return be->ops->get_cap ? be->ops->get_cap(be) & NETBE_OFFLOAD_MASK
+				: 0;
+}
+
+/* Until set_cap, every queue knows what the backend delivers unasked. */
+static void init_caps(netbe_t *be)
+{
+	uint64_t c = native_cap(be);
+
+	for (unsigned i = 0; i < be->nqueues; i++)
+		be->queues[i]->be_caps = c;
+}
+
 NETBE__EXPORT int netbe_init_loop(netbe_t **out, const netbe_config_t *cfg,
 				  netbe_loop_t *loop, netbe_rx_cb_t cb,
 				  void *param)
@@ -152,6 +171,7 @@ NETBE__EXPORT int netbe_init_loop(netbe_t **out, const netbe_config_t *cfg,
 	r = ops->open(be, &o);
 	if (r < 0)
 		goto fail;
+	init_caps(be);
 	r = watch_all(be);
 	if (r < 0) {
 		ops->close(be);
@@ -205,11 +225,12 @@ NETBE__EXPORT const char *netbe_get_name(const netbe_t *be)
 
 /* ---- negotiation -------------------------------------------------------- */
 
+/* The backend's own offloads plus every HOST_* one vnet.c completes in
+ * software; GUEST_* only as the backend has them (nothing to emulate). */
 NETBE__EXPORT uint64_t netbe_get_cap(netbe_t *be)
 {
 	be = root(be);
-	return be->ops->get_cap ? be->ops->get_cap(be) & NETBE_OFFLOAD_MASK
-				: 0;
+	return native_cap(be) | NETBE__OFFL_EMULATED;
 }
 
 static void sync_queues(netbe_t *be)
@@ -218,6 +239,7 @@ static void sync_queues(netbe_t *be)
 		be->queues[i]->be_hdr_len = be->be_hdr_len;
 		be->queues[i]->fe_hdr_len = be->fe_hdr_len;
 		be->queues[i]->features = be->features;
+		be->queues[i]->be_caps = be->be_caps;
 	}
 }
 
@@ -245,20 +267,23 @@ static int check_cap(netbe_t *be, uint64_t offl, unsigned len)
 NETBE__EXPORT int netbe_set_cap(netbe_t *be, uint64_t features,
 				unsigned vnet_hdr_len)
 {
-	uint64_t offl = features & NETBE_OFFLOAD_MASK;
+	uint64_t offl = features & NETBE_OFFLOAD_MASK, native;
 	int r;
 
 	be = root(be);
 	r = check_cap(be, offl, vnet_hdr_len);
 	if (r < 0)
 		return r;
+	/* The backend hears only of what it does itself. */
+	native = native_cap(be);
 	if (be->ops->set_cap) {
-		r = be->ops->set_cap(be, offl, vnet_hdr_len);
+		r = be->ops->set_cap(be, offl & native, vnet_hdr_len);
 		if (r < 0)
 			return r;
 	}
 	be->fe_hdr_len = vnet_hdr_len;
 	be->features = offl;
+	be->be_caps = native;
 	sync_queues(be);
 	return 0;
 }
@@ -387,7 +412,10 @@ static int send_native(netbe_t *be, struct netbe_msg *msgs, int n)
 {
 	int r = be->ops->send_batch(be, msgs, n);
 
+	/* len 0: a frame the backend refused and counted itself. */
 	for (int i = 0; i < r; i++) {
+		if (!msgs[i].len)
+			continue;
 		netbe__count(&be->tx.frames, 1);
 		netbe__count(&be->tx.bytes, msgs[i].len);
 	}
@@ -440,7 +468,7 @@ NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 	if (n <= 0)
 		return 0;
-	if (be->ops->send_batch && be->fe_hdr_len == be->be_hdr_len)
+	if (be->ops->send_batch && netbe__vnet_tx_plain(be))
 		r = send_batch_native(be, msgs, n);
 	else
 		r = send_batch_loop(be, msgs, n);
@@ -475,7 +503,7 @@ NETBE__EXPORT int netbe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 	if (n <= 0)
 		return 0;
-	if (be->ops->recv_batch && be->fe_hdr_len == be->be_hdr_len)
+	if (be->ops->recv_batch && netbe__vnet_rx_plain(be))
 		return recv_native(be, msgs, n);
 	while (i < n) {
 		ssize_t r = netbe_recv(be, msgs[i].iov, msgs[i].iovcnt);

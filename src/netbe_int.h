@@ -99,6 +99,8 @@ struct netbe {
 	unsigned mtu_cfg;     /* the "mtu" key, 0 when unset */
 	bool hangup;	      /* the peer is gone for good: no rx events */
 	void *discard_buf;    /* lazily allocated by netbe_rx_discard */
+	uint64_t be_caps;     /* offloads the backend carries itself */
+	struct netbe__offl_state *offl; /* software offloads (vnet.c) */
 	struct netbe__dir_stats rx, tx;
 };
 
@@ -155,5 +157,12 @@ int netbe__iov_skip(const struct iovec *iov, int iovcnt, size_t skip,
 extern const struct netbe__ops netbe__tap_ops;
 extern const struct netbe__ops netbe__vmnet_ops;
 extern const struct netbe__ops netbe__pipe_ops;
+extern const struct netbe__ops netbe__packet_ops;
+extern const struct netbe__ops netbe__dlpi_ops;
+extern const struct netbe__ops netbe__stream_ops;
+extern const struct netbe__ops netbe__dgram_ops;
+extern const struct netbe__ops netbe__xdp_ops;
+extern const struct netbe__ops netbe__slirp_ops;
+extern const struct netbe__ops netbe__vde_ops;
 
 #endif /* NETBE_INT_H */

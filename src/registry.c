@@ -16,6 +16,13 @@ static const struct netbe__ops *const backends[] = {
 	&netbe__tap_ops,
 	&netbe__vmnet_ops,
 	&netbe__pipe_ops,
+	&netbe__packet_ops,
+	&netbe__dlpi_ops,
+	&netbe__stream_ops,
+	&netbe__dgram_ops,
+	&netbe__xdp_ops,
+	&netbe__slirp_ops,
+	&netbe__vde_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Header-length translation between frontend and backend (vnet.c). */
+/* Header translation and software offloads between frontend and backend
+ * (vnet.c). */
 #ifndef NETBE_VNET_H
 #define NETBE_VNET_H
 
@@ -11,5 +12,10 @@
 ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt);
 ssize_t netbe__vnet_peek(netbe_t *be);
 ssize_t netbe__vnet_recv(netbe_t *be, const struct iovec *iov, int iovcnt);
+/* True when frames cross unchanged, so native batches may be used. */
+bool netbe__vnet_tx_plain(const netbe_t *be);
+bool netbe__vnet_rx_plain(const netbe_t *be);
+/* Frees @be's offload state (be->offl). */
+void netbe__vnet_free(netbe_t *be);
 
 #endif

@@ -32,6 +32,7 @@ int cmd_list(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Global verbosity: 0 quiet, 1 -v (info), 2 -vv (debug). */
 extern int cli_verbose;

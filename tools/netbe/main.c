@@ -21,6 +21,7 @@ static const struct {
 	  "Forward frames between two backends until interrupted" },
 	{ "demo", cmd_demo,
 	  "Self-test: frames through two in-process pipe pairs" },
+	{ "bench", cmd_bench, "Measure a backend's packet rate (tx, rx, fwd)" },
 	{ "help", cmd_help, "Show this help, or the help of a subcommand" },
 };
 

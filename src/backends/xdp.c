@@ -1,0 +1,929 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xdp.c - the AF_XDP backend ("xdp"), through libxdp and libbpf.
+ *
+ * Theory of operation
+ *   Each queue is one AF_XDP socket bound to one hardware queue of the
+ *   interface, with a UMEM of its own: XDP_RING chunks for receive, all
+ *   parked in the fill ring, and XDP_RING chunks for transmit, kept on a
+ *   free stack.  libxdp attaches its default XDP program, which redirects
+ *   every frame of a queue that has a socket to that socket (through the
+ *   multi-program dispatcher when a bpffs is mounted, as a lone program
+ *   otherwise).  The interface's own stack sees nothing from that queue
+ *   while we are open: this backend owns the queue.
+ *
+ *   Transmit copies each frame into free chunks, writes the descriptors,
+ *   and kicks the kernel once per call (sendto) only when the ring says it
+ *   needs a wakeup; completions are reaped back onto the free stack at the
+ *   start of each send.  In copy mode one kick moves at most the socket's
+ *   budget (32 before Linux 6.16, raised to the ring size where the kernel
+ *   lets us), so we kick again while the kernel reports EAGAIN.
+ *
+ *   Receive reads descriptors straight off the rx ring, copies the frame
+ *   into the caller's iovec, and gives the chunks back to the fill ring at
+ *   once, so the fill ring is always full (its size equals the receive
+ *   chunk count, so the refill can never fail).  peek_recvlen() looks at
+ *   the head descriptors without consuming them.
+ *
+ *   Large frames.  A chunk is 4 KiB.  Where the kernel has AF_XDP
+ *   multi-buffer (Linux 6.6, XDP_USE_SG) a larger frame spans several
+ *   descriptors chained with XDP_PKT_CONTD, both ways.  Without it a larger
+ *   frame is refused on transmit (-EMSGSIZE, counted) and dropped by the
+ *   kernel on receive; those kernel drops (XDP_STATISTICS) are folded into
+ *   our rx drop counter.  A frame is never truncated.
+ *
+ *   Privileges: the socket needs CAP_NET_RAW, the UMEM CAP_IPC_LOCK (or a
+ *   large enough RLIMIT_MEMLOCK), loading and attaching the program
+ *   CAP_BPF and CAP_NET_ADMIN.  A failed open names what is missing.
+ *
+ *   libxdp and libbpf print warnings on stderr by default; the library
+ *   never prints, so we route both through netbe__log (process-wide: a
+ *   host that uses libbpf itself can set its own printer after us).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include "netbe_int.h"
+
+/* Newer than Debian 12's uapi headers. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+#ifndef XDP_MAX_TX_SKB_BUDGET
+#define XDP_MAX_TX_SKB_BUDGET 9
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+#define XDP_RING 2048 /* every ring; receive and transmit chunks each */
+#define XDP_CHUNK XSK_UMEM__DEFAULT_FRAME_SIZE
+#define XDP_NCHUNKS (2 * XDP_RING)
+#define XDP_MAX_SEGS 18	  /* the kernel's MAX_SKB_FRAGS + 1 */
+#define XDP_MAX_QUEUES 64 /* libxdp's default xsks_map size */
+#define XDP_BUSY_TRIES 25 /* a closed socket's queue frees asynchronously */
+#define XDP_STATS_NS 100000000LL /* fold kernel drops at most every 100 ms */
+#define BPFFS "/sys/fs/bpf"
+
+struct xdp_q {
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+	uint8_t *area;
+	uint64_t *tx_free; /* stack of free transmit chunk addresses */
+	unsigned ntx_free;
+	uint64_t kdrops;   /* kernel drops already added to rx.drops */
+	int64_t stats_at;  /* when we last read XDP_STATISTICS */
+	int fd;
+};
+
+struct xdp_priv {
+	char ifname[IFNAMSIZ];
+	unsigned queue0, nq;
+	bool want_sg;	   /* the "multibuf" key */
+	bool sg;	   /* multi-buffer bound on every queue */
+	struct xdp_q *q;   /* nq entries, indexed by be->qidx */
+};
+
+static const struct netbe_option xdp_options[] = {
+	{ .key = "ifname", .type = NETBE_OPT_STRING,
+	  .help = "interface to bind (or xdp:IFNAME)" },
+	{ .key = "queue", .type = NETBE_OPT_UINT,
+	  .help = "first hardware queue id (default 0)", .min = 0,
+	  .max = 4095 },
+	{ .key = "queues", .type = NETBE_OPT_UINT,
+	  .help = "number of queues from 'queue' on, one socket each",
+	  .min = 1, .max = XDP_MAX_QUEUES },
+	{ .key = "mode", .type = NETBE_OPT_STRING,
+	  .help = "auto (native, else skb), native (driver XDP) or skb "
+		  "(generic XDP)" },
+	{ .key = "zerocopy", .type = NETBE_OPT_STRING,
+	  .help = "auto, on (XDP_ZEROCOPY, driver must support it) or off "
+		  "(XDP_COPY)" },
+	{ .key = "multibuf", .type = NETBE_OPT_BOOL,
+	  .help = "frames larger than a 4 KiB chunk as several descriptors "
+		  "where the kernel can (default on)" },
+	{ .key = NULL },
+};
+
+/* ---- library glue: logs, capabilities, bpffs ----------------------------- */
+
+/* The last warning libxdp/libbpf gave on this thread, for error messages. */
+static __thread char xdp_lastmsg[120];
+
+static void xdp_keep_msg(const char *buf)
+{
+	size_t n = strnlen(buf, sizeof(xdp_lastmsg) - 1);
+
+	memcpy(xdp_lastmsg, buf, n); /* truncating a long one is fine */
+	xdp_lastmsg[n] = '\0';
+	while (n && (xdp_lastmsg[n - 1] == '\n' || xdp_lastmsg[n - 1] == ' '))
+		xdp_lastmsg[--n] = '\0';
+}
+
+__attribute__((format(printf, 2, 0)))
+static int xdp_print(bool warn, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (warn)
+		xdp_keep_msg(buf);
+	netbe__log(NETBE_LOG_DEBUG, "xdp: %s", buf);
+	return 0;
+}
+
+__attribute__((format(printf, 2, 0)))
+static int xdp_libxdp_print(enum libxdp_print_level lvl, const char *fmt,
+			    va_list ap)
+{
+	return xdp_print(lvl == LIBXDP_WARN, fmt, ap);
+}
+
+__attribute__((format(printf, 2, 0)))
+static int xdp_libbpf_print(enum libbpf_print_level lvl, const char *fmt,
+			    va_list ap)
+{
+	return xdp_print(lvl == LIBBPF_WARN, fmt, ap);
+}
+
+static void xdp_quiet_libs(void)
+{
+	libxdp_set_print(xdp_libxdp_print);
+	libbpf_set_print(xdp_libbpf_print);
+}
+
+/* Appends the names of the capabilities in @want we lack to @buf. */
+static void xdp_missing_caps(const int *want, size_t n, char *buf,
+			     size_t len)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	static const char *const names[] = {
+		[CAP_NET_RAW] = "CAP_NET_RAW", [CAP_NET_ADMIN] = "CAP_NET_ADMIN",
+		[CAP_IPC_LOCK] = "CAP_IPC_LOCK", [CAP_BPF] = "CAP_BPF",
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (syscall(SYS_capget, &h, d) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int c = want[i];
+
+		if (d[c / 32].effective & (1u << (c % 32)))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					off ? ", " : "", names[c]);
+		if (off >= len)
+			return;
+	}
+}
+
+/* " (missing: CAP_X)" for the capabilities an operation needs, or "". */
+static const char *xdp_caps_note(const int *want, size_t n)
+{
+	static __thread char note[96];
+	char miss[64];
+
+	xdp_missing_caps(want, n, miss, sizeof(miss));
+	if (!miss[0])
+		return "";
+	snprintf(note, sizeof(note), " (missing capability: %s)", miss);
+	return note;
+}
+
+/* Our mount namespace was made for us: it is not init's (or, where a
+ * sandbox hides init's, not our parent's - `ip netns exec` makes one). */
+static bool xdp_own_mount_ns(void)
+{
+	struct stat self, other;
+	char path[64];
+
+	if (stat("/proc/self/ns/mnt", &self) < 0)
+		return false;
+	if (stat("/proc/1/ns/mnt", &other) == 0)
+		return self.st_ino != other.st_ino;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)getppid());
+	return stat(path, &other) == 0 && self.st_ino != other.st_ino;
+}
+
+/* The mount at /sys propagates to no other namespace (the last /sys line
+ * of mountinfo is the one on top). */
+static bool xdp_sys_unshared(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], mp[256];
+	bool unshared = false;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %255s", mp) == 1 &&
+		    !strcmp(mp, "/sys"))
+			unshared = !strstr(line, " shared:");
+	if (f)
+		fclose(f);
+	return unshared;
+}
+
+/*
+ * libxdp keeps its multi-program dispatcher pinned in a bpffs; without one
+ * it attaches a lone program, which works but excludes other XDP users of
+ * the interface.  We mount one only in a mount namespace made for us (as
+ * `ip netns exec` makes: its own /sys, a slave of the host's), where the
+ * mount dies with the namespace and never reaches the host's mounts.
+ * Returns a note for error messages.
+ */
+static const char *xdp_bpffs(void)
+{
+	static __thread char note[128];
+	struct statfs sf;
+
+	if (statfs(BPFFS, &sf) == 0 && sf.f_type == BPF_FS_MAGIC)
+		return "";
+	if (!xdp_own_mount_ns() || !xdp_sys_unshared())
+		return "; no bpffs (libxdp used a single program)";
+	if (mount("bpf", BPFFS, "bpf", 0, NULL) == 0) {
+		netbe__log(NETBE_LOG_INFO, "xdp: mounted a bpffs at " BPFFS);
+		return "";
+	}
+	snprintf(note, sizeof(note), "; no bpffs (mount " BPFFS ": %s)",
+		 strerror(errno));
+	return note;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static struct xdp_priv *xdp_priv(netbe_t *be)
+{
+	return be->priv;
+}
+
+static const char *xdp_pick_ifname(const struct netbe__opts *o)
+{
+	const char *n = netbe__opt_str(o, "ifname", NULL);
+
+	if (n)
+		return n;
+	n = o->be_name ? o->be_name : "";
+	return *n == ':' ? n + 1 : n;
+}
+
+static int xdp_parse_mode(const struct netbe__opts *o, uint32_t *flags,
+			  int *nflags)
+{
+	const char *m = netbe__opt_str(o, "mode", "auto");
+
+	if (!strcmp(m, "auto")) {
+		flags[0] = XDP_FLAGS_DRV_MODE;
+		flags[1] = XDP_FLAGS_SKB_MODE;
+		*nflags = 2;
+	} else if (!strcmp(m, "native") || !strcmp(m, "skb")) {
+		flags[0] = m[0] == 'n' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		*nflags = 1;
+	} else {
+		return netbe__err(-EINVAL, "xdp: mode=%s: valid values are "
+				  "auto, native, skb", m);
+	}
+	return 0;
+}
+
+static int xdp_parse_zc(const struct netbe__opts *o, uint16_t *bind)
+{
+	const char *z = netbe__opt_str(o, "zerocopy", "auto");
+
+	if (!strcmp(z, "on"))
+		*bind = XDP_ZEROCOPY;
+	else if (!strcmp(z, "off"))
+		*bind = XDP_COPY;
+	else if (!strcmp(z, "auto"))
+		*bind = 0;
+	else
+		return netbe__err(-EINVAL, "xdp: zerocopy=%s: valid values "
+				  "are auto, on, off", z);
+	return 0;
+}
+
+static int xdp_umem_init(struct xdp_q *q)
+{
+	struct xsk_umem_config uc = {
+		.fill_size = XDP_RING, .comp_size = XDP_RING,
+		.frame_size = XDP_CHUNK,
+	};
+	size_t len = (size_t)XDP_NCHUNKS * XDP_CHUNK;
+	int r;
+
+	q->area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	q->tx_free = calloc(XDP_RING, sizeof(*q->tx_free));
+	if (q->area == MAP_FAILED || !q->tx_free) {
+		if (q->area == MAP_FAILED)
+			q->area = NULL;
+		return netbe__err(-ENOMEM, "xdp: out of memory for the UMEM");
+	}
+	r = xsk_umem__create(&q->umem, q->area, len, &q->fill, &q->comp, &uc);
+	if (r == -EPERM || r == -EACCES || r == -EAFNOSUPPORT) {
+		static const int want[] = { CAP_NET_RAW };
+
+		return netbe__err(r, "xdp: creating an AF_XDP socket: %s%s",
+				  strerror(-r), r == -EAFNOSUPPORT ?
+				  " (kernel without CONFIG_XDP_SOCKETS)" :
+				  xdp_caps_note(want, 1));
+	}
+	if (r == -ENOBUFS || r == -ENOMEM) {
+		static const int want[] = { CAP_IPC_LOCK };
+
+		return netbe__err(r, "xdp: registering a %zu MiB UMEM: %s "
+				  "(needs CAP_IPC_LOCK or RLIMIT_MEMLOCK of "
+				  "at least that)%s", len >> 20, strerror(-r),
+				  xdp_caps_note(want, 1));
+	}
+	if (r < 0)
+		return netbe__err(r, "xdp: xsk_umem__create: %s",
+				  strerror(-r));
+	for (unsigned i = 0; i < XDP_RING; i++)
+		q->tx_free[i] = (uint64_t)(XDP_RING + i) * XDP_CHUNK;
+	q->ntx_free = XDP_RING;
+	return 0;
+}
+
+/* Hands every receive chunk to the kernel. */
+static void xdp_fill_all(struct xdp_q *q)
+{
+	uint32_t idx = 0;
+
+	if (xsk_ring_prod__reserve(&q->fill, XDP_RING, &idx) != XDP_RING)
+		return; /* cannot happen on a fresh ring */
+	for (uint32_t i = 0; i < XDP_RING; i++)
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) =
+			(uint64_t)i * XDP_CHUNK;
+	xsk_ring_prod__submit(&q->fill, XDP_RING);
+}
+
+/* One socket: retries while a just-closed socket still holds the queue. */
+static int xdp_sock_try(struct xdp_q *q, const char *ifname, unsigned qid,
+			uint32_t xdp_flags, uint16_t bind)
+{
+	struct xsk_socket_config sc = {
+		.rx_size = XDP_RING, .tx_size = XDP_RING,
+		.xdp_flags = xdp_flags,
+		.bind_flags = (uint16_t)(bind | XDP_USE_NEED_WAKEUP),
+	};
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int r;
+
+	for (int i = 0; i < XDP_BUSY_TRIES; i++) {
+		xdp_lastmsg[0] = '\0';
+		r = xsk_socket__create(&q->xsk, ifname, qid, q->umem, &q->rx,
+				       &q->tx, &sc);
+		if (r != -EBUSY)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (r < 0)
+		q->xsk = NULL;
+	return r;
+}
+
+/* Multi-buffer first; an older kernel refuses the unknown bind flag. */
+static int xdp_sock_sg(struct xdp_q *q, const char *ifname, unsigned qid,
+		       uint32_t xdp_flags, uint16_t bind, bool *sg)
+{
+	int r = -EINVAL;
+
+	if (*sg)
+		r = xdp_sock_try(q, ifname, qid, xdp_flags, bind | XDP_USE_SG);
+	*sg = r == 0;
+	if (r == -EINVAL || r == -EOPNOTSUPP)
+		r = xdp_sock_try(q, ifname, qid, xdp_flags, bind);
+	return r;
+}
+
+static const char *xdp_mode_name(uint32_t flags)
+{
+	return flags == XDP_FLAGS_DRV_MODE ? "native" : "skb";
+}
+
+static int xdp_sock_err(int r, const char *ifname, unsigned qid,
+			uint32_t xdp_flags, uint16_t bind, const char *bpffs)
+{
+	static const int want[] = { CAP_NET_ADMIN, CAP_BPF };
+	const char *why = "";
+	char lib[sizeof(xdp_lastmsg) + 16] = "";
+
+	if (r == -EPERM || r == -EACCES) { /* that says it all */
+		xdp_lastmsg[0] = '\0';
+		bpffs = "";
+		why = xdp_caps_note(want, 2);
+	} else if (r == -EBUSY)
+		why = " (another AF_XDP socket uses this queue, or an XDP "
+		      "program in another mode is attached)";
+	else if (r == -EOPNOTSUPP && (bind & XDP_ZEROCOPY))
+		why = " (the driver has no AF_XDP zero-copy; use zerocopy=auto)";
+	else if (r == -EOPNOTSUPP && xdp_flags == XDP_FLAGS_DRV_MODE)
+		why = " (the driver has no native XDP; use mode=skb)";
+	else if (r == -EINVAL)
+		why = " (queue id beyond the interface's queues?)";
+	if (xdp_lastmsg[0])
+		snprintf(lib, sizeof(lib), "; libxdp: %s", xdp_lastmsg);
+	return netbe__err(r, "xdp: %s queue %u, %s mode: %s%s%s%s", ifname, qid,
+			  xdp_mode_name(xdp_flags), strerror(-r), why, lib,
+			  bpffs);
+}
+
+/* Copy mode sends only the budget per kick; ask for a whole ring. */
+static void xdp_tx_budget(struct xdp_q *q)
+{
+	unsigned budget = XDP_RING;
+
+	(void)setsockopt(q->fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget,
+			 sizeof(budget));
+}
+
+static int xdp_queue_open(struct xdp_priv *p, struct xdp_q *q, unsigned qid,
+			  const uint32_t *modes, int nmodes, uint16_t bind,
+			  const char *bpffs)
+{
+	bool sg = p->want_sg;
+	int r = xdp_umem_init(q);
+
+	if (r < 0)
+		return r;
+	for (int m = 0; m < nmodes; m++) {
+		sg = p->want_sg;
+		r = xdp_sock_sg(q, p->ifname, qid, modes[m], bind, &sg);
+		if (r == 0 || r == -EPERM || r == -EACCES)
+			break;
+		if (m + 1 < nmodes)
+			netbe__log(NETBE_LOG_INFO, "xdp: %s: %s mode: %s; "
+				   "trying %s", p->ifname,
+				   xdp_mode_name(modes[m]), strerror(-r),
+				   xdp_mode_name(modes[m + 1]));
+	}
+	if (r < 0)
+		return xdp_sock_err(r, p->ifname, qid, modes[nmodes - 1],
+				    bind, bpffs);
+	p->sg = sg && (q == p->q || p->sg);
+	q->fd = xsk_socket__fd(q->xsk);
+	xdp_tx_budget(q);
+	xdp_fill_all(q);
+	return 0;
+}
+
+static void xdp_queue_free(struct xdp_q *q)
+{
+	if (q->xsk)
+		xsk_socket__delete(q->xsk);
+	if (q->umem)
+		xsk_umem__delete(q->umem);
+	if (q->area)
+		munmap(q->area, (size_t)XDP_NCHUNKS * XDP_CHUNK);
+	free(q->tx_free);
+	memset(q, 0, sizeof(*q));
+}
+
+static void xdp_release(struct xdp_priv *p)
+{
+	/* Last queue first: libxdp detaches its program with the last. */
+	for (unsigned i = p->nq; p->q && i-- > 0;)
+		xdp_queue_free(&p->q[i]);
+	free(p->q);
+	p->q = NULL;
+}
+
+static int xdp_check_ifname(struct xdp_priv *p, const char *name)
+{
+	if (!*name)
+		return netbe__err(-EINVAL, "xdp: an interface is required "
+				  "(ifname=IF or xdp:IF)");
+	if (strlen(name) >= IFNAMSIZ)
+		return netbe__err(-EINVAL, "xdp: interface name '%s' is longer "
+				  "than %d characters", name, IFNAMSIZ - 1);
+	if (if_nametoindex(name) == 0)
+		return netbe__err(-ENOENT, "xdp: no interface '%s' in this "
+				  "network namespace: %s", name,
+				  strerror(errno));
+	snprintf(p->ifname, sizeof(p->ifname), "%s", name);
+	return 0;
+}
+
+static pthread_once_t xdp_once = PTHREAD_ONCE_INIT;
+
+static int xdp_open(netbe_t *be, const struct netbe__opts *o)
+{
+	struct xdp_priv *p = xdp_priv(be);
+	uint32_t modes[2];
+	uint16_t bind = 0;
+	int nmodes = 0, r;
+	const char *bpffs;
+
+	if ((r = xdp_check_ifname(p, xdp_pick_ifname(o))) < 0 ||
+	    (r = xdp_parse_mode(o, modes, &nmodes)) < 0 ||
+	    (r = xdp_parse_zc(o, &bind)) < 0)
+		return r;
+	pthread_once(&xdp_once, xdp_quiet_libs);
+	bpffs = xdp_bpffs();
+	p->queue0 = (unsigned)netbe__opt_uint(o, "queue", 0);
+	p->nq = (unsigned)netbe__opt_uint(o, "queues", 1);
+	p->want_sg = netbe__opt_bool(o, "multibuf", true);
+	p->q = calloc(p->nq, sizeof(*p->q));
+	if (!p->q)
+		return netbe__err(-ENOMEM, "xdp: out of memory");
+	for (unsigned i = 0; i < p->nq; i++) {
+		r = xdp_queue_open(p, &p->q[i], p->queue0 + i, modes, nmodes,
+				   bind, bpffs);
+		if (r < 0)
+			goto fail;
+		if (i > 0 && (r = netbe__add_queue(be, p->q[i].fd)) < 0) {
+			netbe__err(r, "xdp: adding queue %u: %s", i,
+				   strerror(-r));
+			goto fail;
+		}
+	}
+	be->fd = p->q[0].fd;
+	be->be_hdr_len = 0; /* AF_XDP carries no offload metadata */
+	return 0;
+fail:
+	xdp_release(p);
+	return r;
+}
+
+static void xdp_close(netbe_t *be)
+{
+	if (be->parent) /* queue handles share queue 0's state */
+		return;
+	xdp_release(xdp_priv(be));
+	for (unsigned i = 0; i < be->nqueues && be->queues; i++)
+		be->queues[i]->fd = -1;
+	be->fd = -1;
+}
+
+/* ---- transmit ------------------------------------------------------------ */
+
+static struct xdp_q *xdp_q(netbe_t *be)
+{
+	return &xdp_priv(be)->q[be->qidx];
+}
+
+/* Takes the chunks of finished transmissions back. */
+static void xdp_reap(struct xdp_q *q)
+{
+	uint32_t idx = 0;
+	uint32_t n = xsk_ring_cons__peek(&q->comp, XDP_RING, &idx);
+
+	for (uint32_t i = 0; i < n && q->ntx_free < XDP_RING; i++)
+		q->tx_free[q->ntx_free++] =
+			*xsk_ring_cons__comp_addr(&q->comp, idx + i) &
+			~(uint64_t)(XDP_CHUNK - 1);
+	if (n)
+		xsk_ring_cons__release(&q->comp, n);
+}
+
+/* Makes the kernel transmit what the ring holds; see the top comment. */
+static void xdp_kick(struct xdp_q *q, unsigned ndesc)
+{
+	unsigned tries = ndesc / 32 + 2;
+
+	if (!xsk_ring_prod__needs_wakeup(&q->tx))
+		return;
+	while (tries--) {
+		if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 ||
+		    errno != EAGAIN)
+			return;
+		xdp_reap(q);
+	}
+}
+
+/* Descriptors @len bytes need, or 0 when the frame cannot be sent. */
+static unsigned xdp_segs(const struct xdp_priv *p, size_t len)
+{
+	size_t n = (len + XDP_CHUNK - 1) / XDP_CHUNK;
+
+	if (n == 1 || (p->sg && n <= XDP_MAX_SEGS))
+		return (unsigned)n;
+	return 0;
+}
+
+/* Copies one frame into free chunks at ring slots from @idx on. */
+static void xdp_put_frame(struct xdp_q *q, const struct iovec *iov,
+			  int iovcnt, size_t len, uint32_t idx)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx++);
+		size_t n = len - off < XDP_CHUNK ? len - off : XDP_CHUNK;
+
+		d->addr = q->tx_free[--q->ntx_free];
+		netbe__iov_to_buf(iov, iovcnt, off, q->area + d->addr, n);
+		d->len = (uint32_t)n;
+		off += n;
+		d->options = off < len ? XDP_PKT_CONTD : 0;
+	}
+}
+
+/* How many of @msgs fit in @room descriptors; *@ndesc gets their total. */
+static int xdp_plan(const struct xdp_priv *p, struct netbe_msg *msgs, int n,
+		    unsigned room, unsigned *ndesc)
+{
+	int i;
+
+	*ndesc = 0;
+	for (i = 0; i < n; i++) {
+		unsigned s = xdp_segs(p, netbe__iov_len(msgs[i].iov,
+							msgs[i].iovcnt));
+
+		if (*ndesc + s > room)
+			break;
+		*ndesc += s;
+	}
+	return i;
+}
+
+static int xdp_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+{
+	struct xdp_priv *p = xdp_priv(be);
+	struct xdp_q *q = xdp_q(be);
+	unsigned room, ndesc;
+	uint32_t idx = 0;
+	int fit;
+
+	xdp_reap(q);
+	room = xsk_prod_nb_free(&q->tx, q->ntx_free);
+	room = room < q->ntx_free ? room : q->ntx_free;
+	fit = xdp_plan(p, msgs, n, room, &ndesc);
+	if (fit == 0) {
+		xdp_kick(q, 0); /* what still sits in the ring must move */
+		return -EAGAIN;
+	}
+	if (ndesc && xsk_ring_prod__reserve(&q->tx, ndesc, &idx) != ndesc)
+		return -EAGAIN; /* cannot happen: room was checked */
+	for (int i = 0; i < fit; i++) {
+		size_t len = netbe__iov_len(msgs[i].iov, msgs[i].iovcnt);
+		unsigned s = xdp_segs(p, len);
+
+		msgs[i].len = s ? len : 0;
+		if (!s) { /* refused: larger than a chunk, no multi-buffer */
+			netbe__count(&be->tx.errors, 1);
+			continue;
+		}
+		xdp_put_frame(q, msgs[i].iov, msgs[i].iovcnt, len, idx);
+		idx += s;
+	}
+	if (ndesc) {
+		xsk_ring_prod__submit(&q->tx, ndesc);
+		xdp_kick(q, ndesc);
+	}
+	return fit;
+}
+
+static ssize_t xdp_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct netbe_msg m = { .iov = (struct iovec *)iov, .iovcnt = iovcnt };
+	size_t len = netbe__iov_len(iov, iovcnt);
+	int r;
+
+	if (!xdp_segs(xdp_priv(be), len))
+		return netbe__err(-EMSGSIZE, "xdp: %s: a %zu-byte frame needs "
+				  "AF_XDP multi-buffer (Linux 6.6), not "
+				  "available here", xdp_priv(be)->ifname, len);
+	r = xdp_send_batch(be, &m, 1);
+	return r < 0 ? r : (ssize_t)m.len;
+}
+
+/* ---- receive ------------------------------------------------------------- */
+
+static int64_t xdp_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Adds frames the kernel dropped for this socket (too large, ring full)
+ * to our drop counter; rate-limited, as it costs a syscall. */
+static void xdp_fold_kernel_drops(netbe_t *be, struct xdp_q *q)
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	int64_t now = xdp_now();
+	uint64_t total;
+
+	if (now - q->stats_at < XDP_STATS_NS)
+		return;
+	q->stats_at = now;
+	if (getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		return;
+	total = st.rx_dropped + st.rx_ring_full + st.rx_invalid_descs;
+	if (total > q->kdrops)
+		netbe__count(&be->rx.drops, total - q->kdrops);
+	q->kdrops = total;
+}
+
+/*
+ * Looks at the frame at the head of the rx ring without consuming it:
+ * returns its length and descriptor count, 0 when there is none yet.
+ */
+static size_t xdp_rx_head(struct xdp_q *q, uint32_t *ndesc)
+{
+	uint32_t idx = 0, n = xsk_ring_cons__peek(&q->rx, XDP_MAX_SEGS, &idx);
+	size_t len = 0;
+
+	xsk_ring_cons__cancel(&q->rx, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+
+		len += d->len;
+		if (!(d->options & XDP_PKT_CONTD)) {
+			*ndesc = i + 1;
+			return len;
+		}
+	}
+	return 0;
+}
+
+/* Returns chunks to the fill ring; it always has room (see the top). */
+static void xdp_refill(struct xdp_q *q, uint32_t rx_idx, uint32_t n)
+{
+	uint32_t idx = 0;
+
+	if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) =
+			xsk_ring_cons__rx_desc(&q->rx, rx_idx + i)->addr &
+			~(uint64_t)(XDP_CHUNK - 1);
+	xsk_ring_prod__submit(&q->fill, n);
+}
+
+/* Copies the @ndesc descriptors from ring slot @idx into @iov; false when
+ * a descriptor points outside the UMEM (never from a sane kernel). */
+static bool xdp_copy_out(struct xdp_q *q, uint32_t idx, uint32_t ndesc,
+			 const struct iovec *iov, int iovcnt)
+{
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < ndesc; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		uint64_t a = xsk_umem__add_offset_to_addr(d->addr);
+
+		if (a + d->len > (uint64_t)XDP_NCHUNKS * XDP_CHUNK)
+			return false;
+		off += netbe__buf_to_iov(q->area + a, d->len, iov, iovcnt, off);
+	}
+	return true;
+}
+
+/* Receives the head frame into @iov; 0 none, -ENOSPC too big (dropped). */
+static ssize_t xdp_recv_one(struct xdp_q *q, const struct iovec *iov,
+			    int iovcnt, uint32_t *used)
+{
+	uint32_t nd = 0, idx = 0;
+	size_t len = xdp_rx_head(q, &nd);
+	bool ok;
+
+	*used = 0;
+	if (len == 0)
+		return 0;
+	xsk_ring_cons__peek(&q->rx, nd, &idx);
+	ok = len <= netbe__iov_len(iov, iovcnt) &&
+	     xdp_copy_out(q, idx, nd, iov, iovcnt);
+	xdp_refill(q, idx, nd);
+	*used = nd;
+	return ok ? (ssize_t)len : -ENOSPC;
+}
+
+static void xdp_rx_done(struct xdp_q *q, uint32_t used)
+{
+	if (used)
+		xsk_ring_cons__release(&q->rx, used);
+	if (xsk_ring_prod__needs_wakeup(&q->fill))
+		(void)recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
+static ssize_t xdp_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct xdp_q *q = xdp_q(be);
+	uint32_t used;
+	ssize_t r = xdp_recv_one(q, iov, iovcnt, &used);
+
+	if (r == 0)
+		xdp_fold_kernel_drops(be, q);
+	xdp_rx_done(q, used);
+	return r;
+}
+
+static int xdp_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+{
+	struct xdp_q *q = xdp_q(be);
+	uint32_t used = 0, u;
+	int got = 0, dropped = 0;
+
+	/* peek() walks a cached head, so one release at the end will do. */
+	while (got < n) {
+		ssize_t r = xdp_recv_one(q, msgs[got].iov, msgs[got].iovcnt,
+					 &u);
+
+		used += u;
+		if (r == 0)
+			break;
+		if (r < 0) {
+			netbe__count(&be->rx.drops, 1);
+			dropped++;
+			continue;
+		}
+		msgs[got++].len = (size_t)r;
+	}
+	if (got == 0 && dropped == 0)
+		xdp_fold_kernel_drops(be, q);
+	xdp_rx_done(q, used);
+	return got == 0 && dropped ? -ENOSPC : got;
+}
+
+static ssize_t xdp_peek_recvlen(netbe_t *be)
+{
+	uint32_t nd;
+
+	return (ssize_t)xdp_rx_head(xdp_q(be), &nd);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+static int xdp_ifreq(netbe_t *be, unsigned long req, struct ifreq *ifr)
+{
+	struct xdp_priv *p = xdp_priv(be);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", p->ifname);
+	if (s < 0 || ioctl(s, req, ifr) < 0)
+		r = netbe__err(-errno, "xdp: %s: %s", p->ifname,
+			       strerror(errno));
+	if (s >= 0)
+		close(s);
+	return r;
+}
+
+static int xdp_get_mtu(netbe_t *be)
+{
+	struct ifreq ifr;
+	int r = xdp_ifreq(be, SIOCGIFMTU, &ifr);
+
+	return r < 0 ? r : ifr.ifr_mtu;
+}
+
+static int xdp_get_mac(netbe_t *be, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int r = xdp_ifreq(be, SIOCGIFHWADDR, &ifr);
+
+	if (r == 0)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return r;
+}
+
+const struct netbe__ops netbe__xdp_ops = {
+	.name = "xdp",
+	.prefixes = "xdp",
+	.description = "AF_XDP socket on an interface queue (libxdp; needs "
+		       "CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)",
+	.options = xdp_options,
+	.priv_size = sizeof(struct xdp_priv),
+	.open = xdp_open,
+	.close = xdp_close,
+	.send = xdp_send,
+	.peek_recvlen = xdp_peek_recvlen,
+	.recv = xdp_recv,
+	.send_batch = xdp_send_batch,
+	.recv_batch = xdp_recv_batch,
+	.get_mtu = xdp_get_mtu,
+	.get_mac = xdp_get_mac,
+};

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# guest_lib.sh - sourced by the guest tests: builds (once, cached) a small
+# Linux guest and boots it under QEMU (TCG, no KVM needed).
+#
+#   guest_prepare CACHE_DIR     kernel + initramfs in CACHE_DIR; sets
+#                               GUEST_KERNEL, GUEST_INITRD (exits 77 with
+#                               a reason when something is missing)
+#   guest_boot LOG NETDEV APPEND   starts QEMU (in namespace $GUEST_NS if set) with "-netdev NETDEV,id=n0"
+#                               and a virtio-net NIC; serial console to LOG;
+#                               APPEND adds netbe.* keys (guest_init.sh)
+#   guest_wait LOG SECONDS      waits for the verdict line; 0 when "ok"
+#   guest_wait_line LOG PATTERN SECONDS
+#
+# The kernel is Debian's cloud kernel: `apt-get download` of the versioned
+# package linux-image-cloud-amd64 depends on, unpacked with dpkg-deb; its
+# virtio-net modules go into a busybox initramfs whose /init is
+# guest_init.sh.  A lock keeps parallel tests from building it twice.
+
+GUEST_SRC=$(cd "$(dirname "$0")" && pwd)
+GUEST_MAC=52:54:00:12:34:56
+GUEST_MODS="drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko
+drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko
+drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko
+drivers/net/virtio_net.ko"
+
+guest_skip() { echo "SKIP: $*"; exit 77; }
+
+guest_need() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || guest_skip "$t not installed"
+	done
+}
+
+# Downloads and unpacks the cloud kernel into $1 (vmlinuz, modules/).
+guest_get_kernel() {
+	cache=$1 dl=$1/dl.$$
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-/ { print $2; exit }')
+	[ -n "$pkg" ] || return 1
+	rm -rf "$dl" && mkdir -p "$dl" || return 1
+	(cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1) || {
+		rm -rf "$dl"
+		return 2
+	}
+	dpkg-deb -x "$dl"/*.deb "$dl/x" || return 1
+	mkdir -p "$cache/modules"
+	for m in $GUEST_MODS; do
+		cp "$dl"/x/lib/modules/*/kernel/$m "$cache/modules/" || return 1
+	done
+	cp "$dl"/x/boot/vmlinuz-* "$cache/vmlinuz" || return 1
+	echo "$pkg" >"$cache/kernel-package"
+	rm -rf "$dl"
+}
+
+guest_make_initrd() {
+	cache=$1 root=$1/root.$$
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/etc" "$root/lib/modules" "$root/proc" \
+		"$root/sys" "$root/dev" "$root/tmp" || return 1
+	cp "$(command -v busybox)" "$root/bin/busybox" &&
+		cp "$GUEST_SRC/guest_init.sh" "$root/init" &&
+		cp "$GUEST_SRC/udhcpc.sh" "$root/etc/udhcpc.sh" &&
+		cp "$cache"/modules/*.ko "$root/lib/modules/" || return 1
+	chmod +x "$root/init" "$root/etc/udhcpc.sh"
+	(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) \
+		>"$cache/initrd.tmp" || return 1
+	mv "$cache/initrd.tmp" "$cache/initrd.gz"
+	rm -rf "$root"
+}
+
+guest_prepare() {
+	cache=$1
+	guest_need qemu-system-x86_64 busybox cpio gzip dpkg-deb apt-get flock
+	file -L "$(command -v busybox)" 2>/dev/null | grep -q 'statically' ||
+		[ ! -x /usr/bin/file ] || guest_skip "busybox is not static (busybox-static)"
+	mkdir -p "$cache" || guest_skip "cannot create $cache"
+	exec 9>"$cache/.lock"
+	flock 9
+	if [ ! -s "$cache/vmlinuz" ]; then
+		guest_get_kernel "$cache"
+		case $? in
+		0) ;;
+		2) flock -u 9; guest_skip "apt-get download of the cloud kernel failed" ;;
+		*) flock -u 9; guest_skip "cannot unpack the cloud kernel" ;;
+		esac
+	fi
+	if [ ! -s "$cache/initrd.gz" ] ||
+		[ "$GUEST_SRC/guest_init.sh" -nt "$cache/initrd.gz" ] ||
+		[ "$GUEST_SRC/udhcpc.sh" -nt "$cache/initrd.gz" ]; then
+		guest_make_initrd "$cache" || {
+			flock -u 9
+			guest_skip "cannot build the initramfs"
+		}
+	fi
+	flock -u 9
+	exec 9>&-
+	GUEST_KERNEL=$cache/vmlinuz
+	GUEST_INITRD=$cache/initrd.gz
+}
+
+guest_now_ms() { date +%s%3N; }
+
+# QEMU runs inside namespace $GUEST_NS when set ("ip netns exec" execs
+# it, so $GUEST_PID is QEMU's own pid).
+guest_boot() {
+	log=$1 netdev=$2 append=$3
+	GUEST_T0=$(guest_now_ms)
+	${GUEST_NS:+ip netns exec "$GUEST_NS"} qemu-system-x86_64 -M q35 -m 256 -nographic -no-reboot \
+		-nodefaults -serial stdio -display none \
+		-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
+		-append "console=ttyS0 quiet panic=-1 $append" \
+		-netdev "$netdev,id=n0" \
+		-device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=" \
+		</dev/null >"$log" 2>&1 &
+	GUEST_PID=$!
+}
+
+# Waits up to $3 s for a line matching $2 in $1 (or QEMU's exit).
+guest_wait_line() {
+	i=0
+	while [ $i -lt $(($3 * 10)) ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$GUEST_PID" 2>/dev/null || {
+			grep -q "$2" "$1" 2>/dev/null
+			return $?
+		}
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+guest_wait() {
+	log=$1
+	guest_wait_line "$log" 'GUEST-RESULT:' "$2"
+	GUEST_MS=$(($(guest_now_ms) - GUEST_T0))
+	grep 'GUEST-STEP:' "$log" | sed 's/^/  guest: /'
+	line=$(grep -a 'GUEST-RESULT:' "$log" | head -1 | tr -d '\r')
+	echo "  guest: ${line:-no verdict} (boot + test: ${GUEST_MS} ms)"
+	wait_qemu
+	case $line in *"GUEST-RESULT: ok"*) return 0 ;; esac
+	return 1
+}
+
+# Lets QEMU power off by itself, then makes sure it is gone.
+wait_qemu() {
+	[ -n "${GUEST_PID:-}" ] || return 0
+	i=0
+	while kill -0 "$GUEST_PID" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill "$GUEST_PID" 2>/dev/null
+	wait "$GUEST_PID" 2>/dev/null
+	GUEST_PID=
+}

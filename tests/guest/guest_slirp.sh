@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# guest_slirp.sh - a real Linux guest on netbe's user-mode network:
+#
+#   guest virtio-net -- QEMU -netdev stream|dgram -- netbe stream|dgram
+#        -- netbe connect -- slirp (QEMU's user-net defaults)
+#
+#   usage: guest_slirp.sh PATH/TO/netbe CACHE_DIR stream|dgram
+#
+# The guest gets 10.0.2.15 by DHCP (busybox udhcpc), pings the gateway
+# 10.0.2.2, fetches a file from an HTTP server on the loopback (reached as
+# 10.0.2.2:8000) and checks its content; then the test connects to the
+# hostfwd port 127.0.0.1:8080, which slirp forwards to httpd in the guest
+# on port 80, and checks the page.  Everything runs inside a namespace of
+# ours so the ports are private.  Skips (77) without the slirp backend.
+set -u
+
+bin=${1:-}
+cache=${2:-}
+mode=${3:-}
+. "$(dirname "$0")/guest_lib.sh"
+
+fail() {
+	echo "FAIL: $*"
+	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
+	[ -s "$tmp/guest.log" ] && tail -n 30 "$tmp/guest.log" | sed 's/^/  console: /'
+	exit 1
+}
+
+{ [ -n "$bin" ] && [ -x "$bin" ]; } || guest_skip "no netbe binary given"
+[ -n "$cache" ] || guest_skip "no cache directory given"
+"$bin" list --brief 2>/dev/null | grep -q '^slirp' ||
+	guest_skip "this netbe has no slirp backend"
+[ "$(id -u)" = 0 ] || guest_skip "needs root (namespace for private ports)"
+guest_need ip
+guest_prepare "$cache"
+
+id=$$
+ns=nbu$id
+tmp=$(mktemp -d)
+npid='' hpid=''
+token=netbe-slirp-$id-$(date +%s)
+cleanup() {
+	[ -n "${GUEST_PID:-}" ] && kill "$GUEST_PID" 2>/dev/null
+	for p in $npid $hpid; do kill "$p" 2>/dev/null; done
+	ip netns del $ns 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+ip netns add $ns || guest_skip "cannot create a network namespace"
+ip -n $ns link set lo up
+
+case $mode in
+stream)
+	spec="stream,listen=unix:$tmp/guest.sock"
+	netdev="stream,server=off,addr.type=unix,addr.path=$tmp/guest.sock" ;;
+dgram)
+	spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
+	netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
+	netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+*) guest_skip "unknown mode '$mode'" ;;
+esac
+
+mkdir -p "$tmp/www"
+echo "$token" >"$tmp/www/f.txt"
+ip netns exec $ns busybox httpd -f -p 127.0.0.1:8000 -h "$tmp/www" &
+hpid=$!
+ip netns exec $ns "$bin" connect -v "$spec" \
+	"slirp,restrict=off,hostfwd=tcp:127.0.0.1:8080-:80" \
+	>"$tmp/netbe.log" 2>&1 &
+npid=$!
+sleep 0.3
+kill -0 $npid 2>/dev/null || fail "netbe exited early"
+
+GUEST_NS=$ns guest_boot "$tmp/guest.log" "$netdev" "netbe.test=slirp \
+netbe.ip=dhcp netbe.want_ip=10.0.2.15 netbe.peer=10.0.2.2 \
+netbe.url=http://10.0.2.2:8000/f.txt netbe.expect=$token netbe.serve=80"
+
+guest_wait_line "$tmp/guest.log" GUEST-READY 90 ||
+	{ guest_wait "$tmp/guest.log" 1; fail "guest did not get to serving"; }
+got=$(ip netns exec $ns timeout 10 busybox wget -q -O - \
+	http://127.0.0.1:8080/ 2>&1)
+[ "$got" = "$token" ] || fail "page through hostfwd: '$got'"
+echo "  host: fetched the guest's page through hostfwd 127.0.0.1:8080 (token ok)"
+ip netns exec $ns timeout 10 busybox wget -q -O /dev/null \
+	http://127.0.0.1:8080/cgi-bin/quit || fail "quit request"
+guest_wait "$tmp/guest.log" 30 || fail "guest verdict"
+
+kill -INT $npid
+wait $npid
+npid=
+sed 's/^/  netbe: /' "$tmp/netbe.log"
+echo PASS

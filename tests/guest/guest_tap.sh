@@ -1,0 +1,102 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# guest_tap.sh - a real Linux guest talks to a namespace through netbe:
+#
+#   guest virtio-net -- QEMU -netdev stream|dgram -- netbe stream|dgram
+#        -- netbe connect -- tap (192.0.2.1 in namespace NS)
+#
+#   usage: guest_tap.sh PATH/TO/netbe CACHE_DIR stream|dgram
+#
+# The guest (192.0.2.2/24, static) pings 192.0.2.1 and fetches a file
+# from busybox httpd in NS and checks its content; then NS fetches a page
+# from httpd in the guest (a connection opened from the host side) and
+# checks it.  QEMU, netbe and the server all run inside NS, so the dgram
+# sockets meet on NS's private loopback.  Needs root; the namespace is
+# ours and is deleted on exit.
+set -u
+
+bin=${1:-}
+cache=${2:-}
+mode=${3:-}
+. "$(dirname "$0")/guest_lib.sh"
+
+fail() {
+	echo "FAIL: $*"
+	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
+	[ -s "$tmp/guest.log" ] && tail -n 30 "$tmp/guest.log" | sed 's/^/  console: /'
+	exit 1
+}
+
+{ [ -n "$bin" ] && [ -x "$bin" ]; } || guest_skip "no netbe binary given"
+[ -n "$cache" ] || guest_skip "no cache directory given"
+[ "$(id -u)" = 0 ] || guest_skip "needs root (namespace, tap)"
+[ -c /dev/net/tun ] || guest_skip "no /dev/net/tun"
+guest_need ip
+guest_prepare "$cache"
+
+id=$$
+ns=nbg$id tap=nbgt$id
+tmp=$(mktemp -d)
+npid='' hpid=''
+token=netbe-guest-$id-$(date +%s)
+cleanup() {
+	[ -n "${GUEST_PID:-}" ] && kill "$GUEST_PID" 2>/dev/null
+	for p in $npid $hpid; do kill "$p" 2>/dev/null; done
+	ip netns del $ns 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+ip netns add $ns || guest_skip "cannot create a network namespace"
+ip -n $ns link set lo up
+
+case $mode in
+stream)
+	spec="stream,listen=unix:$tmp/guest.sock"
+	netdev="stream,server=off,addr.type=unix,addr.path=$tmp/guest.sock" ;;
+dgram)
+	spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
+	netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
+	netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+*) guest_skip "unknown mode '$mode'" ;;
+esac
+
+ip netns exec $ns "$bin" connect -v "$spec" "tap,ifname=$tap" \
+	>"$tmp/netbe.log" 2>&1 &
+npid=$!
+i=0
+until ip -n $ns link show $tap >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -gt 50 ] && fail "the tap did not appear"
+	kill -0 $npid 2>/dev/null || fail "netbe exited early"
+	sleep 0.1
+done
+ip -n $ns addr add 192.0.2.1/24 dev $tap
+ip -n $ns link set $tap up
+
+mkdir -p "$tmp/www"
+echo "$token" >"$tmp/www/f.txt"
+ip netns exec $ns busybox httpd -f -p 192.0.2.1:8000 -h "$tmp/www" &
+hpid=$!
+
+GUEST_NS=$ns guest_boot "$tmp/guest.log" "$netdev" "netbe.test=net \
+netbe.ip=192.0.2.2/24 netbe.peer=192.0.2.1 \
+netbe.url=http://192.0.2.1:8000/f.txt netbe.expect=$token netbe.serve=80"
+
+# The guest's own server, reached from the namespace.
+guest_wait_line "$tmp/guest.log" GUEST-READY 90 ||
+	{ guest_wait "$tmp/guest.log" 1; fail "guest did not get to serving"; }
+got=$(ip netns exec $ns timeout 10 busybox wget -q -O - http://192.0.2.2:80/ 2>&1)
+[ "$got" = "$token" ] || fail "page from the guest: '$got'"
+echo "  host: fetched the guest's page through $mode (token ok)"
+ip netns exec $ns timeout 10 busybox wget -q -O /dev/null \
+	http://192.0.2.2:80/cgi-bin/quit || fail "quit request"
+guest_wait "$tmp/guest.log" 30 || fail "guest verdict"
+
+kill -INT $npid
+wait $npid
+npid=
+sed 's/^/  netbe: /' "$tmp/netbe.log"
+echo PASS

@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# vde_guest.sh - a real Linux guest on a vde_switch reaches a namespace
+# through netbe's vde backend:
+#
+#   guest virtio-net -- QEMU -netdev vde -- vde_switch -- netbe vde
+#        -- netbe connect -- tap (192.0.2.1 in namespace NS)
+#
+#   usage: vde_guest.sh PATH/TO/netbe CACHE_DIR
+#
+# The guest (192.0.2.2/24, static) pings 192.0.2.1 and fetches a file
+# from busybox httpd in NS and checks its content; then NS fetches a page
+# from httpd in the guest (a connection opened from the host side) and
+# checks it.  The guest itself comes from tests/guest/guest_lib.sh (kernel
+# and initramfs cached under the build directory).  Needs root (namespace,
+# tap), QEMU with VDE support and vde_switch, and a netbe built without
+# AddressSanitizer; exits 77 otherwise.  The
+# namespace, the switch and its directory are ours and go away on exit.
+set -u
+
+bin=${1:-}
+cache=${2:-}
+. "$(dirname "$0")/../guest/guest_lib.sh"
+# guest_lib.sh finds guest_init.sh next to $0; it lives in tests/guest.
+GUEST_SRC=$(cd "$(dirname "$0")/../guest" && pwd)
+
+fail() {
+	echo "FAIL: $*"
+	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
+	[ -s "$tmp/guest.log" ] && tail -n 30 "$tmp/guest.log" | sed 's/^/  console: /'
+	exit 1
+}
+
+{ [ -n "$bin" ] && [ -x "$bin" ]; } || guest_skip "no netbe binary given"
+[ -n "$cache" ] || guest_skip "no cache directory given"
+[ "$(id -u)" = 0 ] || guest_skip "needs root (namespace, tap)"
+[ -c /dev/net/tun ] || guest_skip "no /dev/net/tun"
+guest_need ip vde_switch
+# libvdeplug dlopen()s its plugins with RTLD_DEEPBIND; ASan aborts on it.
+grep -q __asan_init "$bin" &&
+	guest_skip "netbe is built with AddressSanitizer, which aborts on libvdeplug's RTLD_DEEPBIND dlopen"
+qemu-system-x86_64 -netdev help 2>/dev/null | grep -qx vde ||
+	guest_skip "this QEMU has no -netdev vde"
+guest_prepare "$cache"
+
+id=$$
+ns=nbv$id tap=nbvt$id
+tmp=$(mktemp -d)
+npid='' hpid=''
+token=netbe-vde-$id-$(date +%s)
+cleanup() {
+	[ -n "${GUEST_PID:-}" ] && kill "$GUEST_PID" 2>/dev/null
+	for p in $npid $hpid; do kill "$p" 2>/dev/null; done
+	[ -s "$tmp/switch.pid" ] && kill "$(cat "$tmp/switch.pid")" 2>/dev/null
+	ip netns del $ns 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+ip netns add $ns || guest_skip "cannot create a network namespace"
+ip -n $ns link set lo up
+
+vde_switch -s "$tmp/sw" -d -p "$tmp/switch.pid" >"$tmp/switch.log" 2>&1 ||
+	fail "vde_switch did not start"
+i=0
+until [ -S "$tmp/sw/ctl" ]; do
+	i=$((i + 1))
+	[ $i -gt 50 ] && fail "vde_switch made no control socket"
+	sleep 0.1
+done
+
+ip netns exec $ns "$bin" connect -v "vde,sock=$tmp/sw" "tap,ifname=$tap" \
+	>"$tmp/netbe.log" 2>&1 &
+npid=$!
+i=0
+until ip -n $ns link show $tap >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -gt 50 ] && fail "the tap did not appear"
+	kill -0 $npid 2>/dev/null || fail "netbe exited early"
+	sleep 0.1
+done
+ip -n $ns addr add 192.0.2.1/24 dev $tap
+ip -n $ns link set $tap up
+
+mkdir -p "$tmp/www"
+echo "$token" >"$tmp/www/f.txt"
+ip netns exec $ns busybox httpd -f -p 192.0.2.1:8000 -h "$tmp/www" &
+hpid=$!
+
+GUEST_NS=$ns guest_boot "$tmp/guest.log" "vde,sock=$tmp/sw" "netbe.test=net \
+netbe.ip=192.0.2.2/24 netbe.peer=192.0.2.1 \
+netbe.url=http://192.0.2.1:8000/f.txt netbe.expect=$token netbe.serve=80"
+
+guest_wait_line "$tmp/guest.log" GUEST-READY 90 ||
+	{ guest_wait "$tmp/guest.log" 1; fail "guest did not get to serving"; }
+got=$(ip netns exec $ns busybox wget -q -T 5 -O - http://192.0.2.2:80/ 2>&1)
+[ "$got" = "$token" ] || fail "page from the guest: '$got'"
+echo "  host: fetched the guest's page through vde_switch (token ok)"
+ip netns exec $ns busybox wget -q -T 5 -O /dev/null \
+	http://192.0.2.2:80/cgi-bin/quit || fail "quit request"
+guest_wait "$tmp/guest.log" 30 || fail "guest verdict"
+
+kill -INT $npid
+wait $npid
+npid=
+sed 's/^/  netbe: /' "$tmp/netbe.log"
+echo PASS
