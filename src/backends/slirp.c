@@ -45,17 +45,28 @@
  *   into it (send, every loop callback) and guards the ring (peek/recv).
  *   libslirp's callbacks run with the mutex held and never take it.
  *
- *   Defaults follow bhyve where bhyve defines them: the guest is
- *   restricted (no connections out, only hostfwd in and the built-in DHCP
- *   /TFTP) unless "open" or "restrict=off" is given - bhyve's
- *   "slirp,open,mtu=2048,hostfwd=tcp::1234-:22" means what it means there.
- *   Addresses follow QEMU: net 10.0.2.0/24, host .2, DNS .3, DHCP from
- *   .15; IPv6 on (fec0::/64).  The MTU is the generic "mtu" key (1500).
+ *   SIGPIPE: libslirp writes to host sockets with a plain send(), so a
+ *   host peer that closed its end raises SIGPIPE, whose default action
+ *   kills the process (QEMU ignores SIGPIPE process-wide; a library must
+ *   not change that).  Every entry into libslirp that can write runs with
+ *   SIGPIPE blocked on the calling thread, and a SIGPIPE it raised is
+ *   consumed before the mask is restored (three system calls per entry).
+ *
+ *   Defaults follow QEMU's user networking, what people running VMs
+ *   expect: the guest may connect out (DNS and TCP/UDP/ICMP to the host's
+ *   services work out of the box); "restrict=on" isolates it (no
+ *   connections out, only hostfwd in and the built-in DHCP/TFTP).  bhyve,
+ *   whose slirp is restricted unless "open" is given, still means what it
+ *   says with "slirp,open,..."; a bhyve user relying on its restricted
+ *   default must now write restrict=on.  Addresses follow QEMU: net
+ *   10.0.2.0/24, host .2, DNS .3, DHCP from .15; IPv6 on (fec0::/64).
+ *   The MTU is the generic "mtu" key (1500).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +151,7 @@ static const struct netbe_option slirp_options[] = {
 		  "tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport, "
 		  "several separated by ';'" },
 	{ .key = "restrict", .type = NETBE_OPT_BOOL,
-	  .help = "isolate the guest: no connections out (default on)" },
+	  .help = "isolate the guest: no connections out (default off)" },
 	{ .key = "open", .type = NETBE_OPT_BOOL,
 	  .help = "bhyve's spelling of restrict=off" },
 	{ .key = "ipv4", .type = NETBE_OPT_BOOL,
@@ -253,7 +264,7 @@ static void cfg_ipv6(SlirpConfig *c)
 /* restrict and bhyve's open are one setting; both given must agree. */
 static int cfg_restrict(const struct netbe__opts *o, SlirpConfig *c)
 {
-	bool restricted = netbe__opt_bool(o, "restrict", true);
+	bool restricted = netbe__opt_bool(o, "restrict", false);
 
 	if (netbe__opt_isset(o, "open")) {
 		bool open = netbe__opt_bool(o, "open", false);
@@ -746,44 +757,83 @@ static void process(struct slirp_priv *p)
 	tick_arm(p, timeout);
 }
 
+/* ---- entering libslirp ----------------------------------------------------- */
+
+struct slirp_entry {
+	sigset_t old;
+	bool pipe_was_pending;
+};
+
+/* Takes the lock with SIGPIPE blocked on this thread (see the top). */
+static void slirp_enter(struct slirp_priv *p, struct slirp_entry *e)
+{
+	sigset_t s, pend;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &s, &e->old);
+	e->pipe_was_pending = sigpending(&pend) == 0 &&
+			      sigismember(&pend, SIGPIPE);
+	pthread_mutex_lock(&p->lock);
+}
+
+/* Drops the lock, consumes a SIGPIPE libslirp raised, restores the mask. */
+static void slirp_leave(struct slirp_priv *p, struct slirp_entry *e)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t s, pend;
+
+	pthread_mutex_unlock(&p->lock);
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	if (!e->pipe_was_pending && sigpending(&pend) == 0 &&
+	    sigismember(&pend, SIGPIPE))
+		while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &e->old, NULL);
+}
+
 /* ---- loop callbacks ------------------------------------------------------ */
 
 static void sock_cb(int fd, int events, void *arg)
 {
 	struct slirp_sock *s = arg;
 	struct slirp_priv *p = s->p;
+	struct slirp_entry e;
 
 	(void)fd;
-	pthread_mutex_lock(&p->lock);
+	slirp_enter(p, &e);
 	s->revents |= events;
 	process(p);
-	pthread_mutex_unlock(&p->lock);
+	slirp_leave(p, &e);
 }
 
 static void timer_cb(int fd, int events, void *arg)
 {
 	struct slirp_timer *t = arg;
 	struct slirp_priv *p = t->p;
+	struct slirp_entry e;
 
 	(void)fd;
 	(void)events;
-	pthread_mutex_lock(&p->lock);
+	slirp_enter(p, &e);
 	if (!p->closing) {
 		slirp_handle_timer(p->slirp, t->id, t->cb_opaque);
 		process(p);
 	}
-	pthread_mutex_unlock(&p->lock);
+	slirp_leave(p, &e);
 }
 
 static void tick_cb(int fd, int events, void *arg)
 {
 	struct slirp_priv *p = arg;
+	struct slirp_entry e;
 
 	(void)fd;
 	(void)events;
-	pthread_mutex_lock(&p->lock);
+	slirp_enter(p, &e);
 	process(p);
-	pthread_mutex_unlock(&p->lock);
+	slirp_leave(p, &e);
 }
 
 static void kick_cb(int fd, int events, void *arg)
@@ -904,16 +954,17 @@ static ssize_t slirp_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 	struct slirp_priv *p = be->priv;
 	size_t len = netbe__iov_len(iov, iovcnt);
 	const uint8_t *pkt = iov[0].iov_base;
+	struct slirp_entry e;
 
 	if (len > p->max_frame)
 		return -EMSGSIZE;
-	pthread_mutex_lock(&p->lock);
+	slirp_enter(p, &e);
 	if (iovcnt != 1) {
 		netbe__iov_to_buf(iov, iovcnt, 0, p->txbuf, len);
 		pkt = p->txbuf;
 	}
 	slirp_input(p->slirp, pkt, (int)len);
-	pthread_mutex_unlock(&p->lock);
+	slirp_leave(p, &e);
 	kick(p); /* new sockets, new wants, delayed ACK timers */
 	return (ssize_t)len;
 }

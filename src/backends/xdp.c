@@ -91,6 +91,7 @@
 #define XDP_BUSY_TRIES 25 /* a closed socket's queue frees asynchronously */
 #define XDP_STATS_NS 100000000LL /* fold kernel drops at most every 100 ms */
 #define BPFFS "/sys/fs/bpf"
+#define XDP_UMEM_FAILED (-4095) /* not an errno: the message is set */
 
 struct xdp_q {
 	struct xsk_umem *umem;
@@ -103,6 +104,7 @@ struct xdp_q {
 	uint64_t kdrops;   /* kernel drops already added to rx.drops */
 	int64_t stats_at;  /* when we last read XDP_STATISTICS */
 	int fd;
+	int umem_err; /* why the last UMEM setup failed */
 };
 
 struct xdp_priv {
@@ -154,7 +156,14 @@ static int xdp_print(bool warn, const char *fmt, va_list ap)
 {
 	char buf[512];
 
+	size_t n;
+
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (!n)
+		return 0;
 	if (warn)
 		xdp_keep_msg(buf);
 	netbe__log(NETBE_LOG_DEBUG, "xdp: %s", buf);
@@ -387,7 +396,13 @@ static void xdp_fill_all(struct xdp_q *q)
 	xsk_ring_prod__submit(&q->fill, XDP_RING);
 }
 
-/* One socket: retries while a just-closed socket still holds the queue. */
+static void xdp_queue_free(struct xdp_q *q);
+
+/*
+ * One socket on a fresh UMEM: libxdp leaves a failed attempt's socket
+ * bound on the UMEM's fd, so every attempt starts over.  Retries while a
+ * just-closed socket still holds the queue (the kernel frees it later).
+ */
 static int xdp_sock_try(struct xdp_q *q, const char *ifname, unsigned qid,
 			uint32_t xdp_flags, uint16_t bind)
 {
@@ -401,14 +416,22 @@ static int xdp_sock_try(struct xdp_q *q, const char *ifname, unsigned qid,
 
 	for (int i = 0; i < XDP_BUSY_TRIES; i++) {
 		xdp_lastmsg[0] = '\0';
+		r = xdp_umem_init(q);
+		if (r < 0) { /* already explained; no other mode will do */
+			xdp_queue_free(q);
+			q->umem_err = r;
+			return XDP_UMEM_FAILED;
+		}
 		r = xsk_socket__create(&q->xsk, ifname, qid, q->umem, &q->rx,
 				       &q->tx, &sc);
+		if (r == 0)
+			return 0;
+		q->xsk = NULL;
+		xdp_queue_free(q);
 		if (r != -EBUSY)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	if (r < 0)
-		q->xsk = NULL;
 	return r;
 }
 
@@ -472,13 +495,13 @@ static int xdp_queue_open(struct xdp_priv *p, struct xdp_q *q, unsigned qid,
 			  const char *bpffs)
 {
 	bool sg = p->want_sg;
-	int r = xdp_umem_init(q);
+	int r = -EINVAL;
 
-	if (r < 0)
-		return r;
 	for (int m = 0; m < nmodes; m++) {
 		sg = p->want_sg;
 		r = xdp_sock_sg(q, p->ifname, qid, modes[m], bind, &sg);
+		if (r == XDP_UMEM_FAILED)
+			return q->umem_err;
 		if (r == 0 || r == -EPERM || r == -EACCES)
 			break;
 		if (m + 1 < nmodes)

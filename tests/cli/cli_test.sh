@@ -132,7 +132,7 @@ check "list --keys" "rc_is 0" "out_has ifname"
 
 run probe pipe:cli-probe
 check "probe pipe" "rc_is 0" "out_has '^backend: +pipe'" \
-	"out_has '^features: +none'" "out_has '^vnet hdr: +0'" \
+	"out_has '^features: +CSUM HOST_TSO4 HOST_TSO6 HOST_ECN HOST_UFO HOST_USO$'" "out_has '^vnet hdr: +0'" \
 	"out_has '^mac: +none'" "out_has '^mtu: +[0-9]+'" \
 	"out_has '^queues: +1'"
 

@@ -97,6 +97,10 @@ guest_wait "$tmp/guest.log" 30 || fail "guest verdict"
 
 kill -INT $npid
 wait $npid
+rc=$?
 npid=
 sed 's/^/  netbe: /' "$tmp/netbe.log"
+[ $rc = 0 ] || fail "netbe exit status $rc after SIGINT"
+! grep -qE 'runtime error|Sanitizer' "$tmp/netbe.log" ||
+	fail "sanitizer report from netbe"
 echo PASS

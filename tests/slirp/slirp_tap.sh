@@ -47,12 +47,13 @@ fail() {
 	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
 	exit 1
 }
+# Foreground only: "in_ns ... &" would make $! a subshell, not the program.
 in_ns() { ip netns exec $ns "$@"; }
 
 ip netns add $ns || skip "cannot create a network namespace"
 ip -n $ns link set lo up
 
-in_ns "$bin" connect -v \
+ip netns exec $ns "$bin" connect -v \
 	"slirp,open,net=192.0.2.0/24,hostfwd=tcp:127.0.0.1:$hp-192.0.2.15:8080" \
 	"tap,ifname=$tap" >"$tmp/netbe.log" 2>&1 &
 npid=$!
@@ -86,9 +87,9 @@ echo "ok: ping 192.0.2.2: $(grep -o 'rtt.*' "$tmp/ping.txt")"
 
 mkdir -p "$tmp/www"
 echo "$token" >"$tmp/www/index.html"
-in_ns busybox httpd -f -p 127.0.0.1:8000 -h "$tmp/www" &
+ip netns exec $ns busybox httpd -f -p 127.0.0.1:8000 -h "$tmp/www" &
 pids="$pids $!"
-in_ns busybox httpd -f -p 192.0.2.15:8080 -h "$tmp/www" &
+ip netns exec $ns busybox httpd -f -p 192.0.2.15:8080 -h "$tmp/www" &
 pids="$pids $!"
 sleep 0.3
 
@@ -101,7 +102,7 @@ got=$(in_ns timeout 10 busybox wget -q -O - http://127.0.0.1:$hp/ 2>&1)
 echo "ok: hostfwd: 127.0.0.1:$hp reached 192.0.2.15:8080"
 
 if command -v iperf3 >/dev/null 2>&1; then
-	in_ns iperf3 -s -1 -B 127.0.0.1 >/dev/null 2>&1 &
+	ip netns exec $ns iperf3 -s -1 -B 127.0.0.1 >/dev/null 2>&1 &
 	pids="$pids $!"
 	sleep 0.3
 	in_ns iperf3 -c 192.0.2.2 -t 3 -f m >"$tmp/iperf.txt" 2>&1 ||

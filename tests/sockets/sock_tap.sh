@@ -194,6 +194,7 @@ for n in 1 2 3; do
 done
 pids=
 grep -h 'forward' $tmp/end1.log | sed 's/^/  end1: /'
+! grep -qE 'runtime error|Sanitizer' $logs || fail "sanitizer report"
 if [ $mode = dgram-mcast ]; then
 	# End 1 sent 20 MB (iperf3) and got only ACKs back: had it heard its
 	# own multicast frames, they would have gone back into its tap.

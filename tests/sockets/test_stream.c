@@ -165,6 +165,15 @@ static size_t make_record(uint8_t *out, size_t len, uint32_t seq)
 	return 4 + len;
 }
 
+/* A 32-bit value at any alignment (host order). */
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static bool readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -285,7 +294,7 @@ static void frames_both_ways(void **state)
 	iov[1] = (struct iovec){ exp + 20, 80 };
 	assert_int_equal(netbe_send(f->be, iov, 2), 100);
 	read_all(f->peer, buf, 104);
-	assert_int_equal(ntohl(*(uint32_t *)buf), 100);
+	assert_int_equal(ntohl(get32(buf)), 100);
 	assert_memory_equal(buf + 4, exp, 100);
 	assert_int_equal(stats(f->be).rx_frames, 3);
 	assert_int_equal(stats(f->be).tx_frames, 1);
@@ -433,9 +442,6 @@ static void backpressure_no_torn_frames(void **state)
 	static uint8_t frame[BP_FRAME], rec[4 + BP_FRAME], exp[BP_FRAME];
 	struct iovec v = { frame, sizeof(frame) };
 	uint32_t accepted = 0, refused = 0, got = 0;
-	int sz = 4096;
-
-	setsockopt(f->peer, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	for (uint32_t seq = 0; refused < 20 && seq < 100000; seq++) {
 		fill_frame(frame, sizeof(frame), accepted);
 		ssize_t r = netbe_send(f->be, &v, 1);
@@ -456,7 +462,7 @@ static void backpressure_no_torn_frames(void **state)
 		if (!readable(f->peer, 0))
 			continue;
 		read_all(f->peer, rec, sizeof(rec));
-		assert_int_equal(ntohl(*(uint32_t *)rec), sizeof(frame));
+		assert_int_equal(ntohl(get32(rec)), sizeof(frame));
 		fill_frame(exp, sizeof(exp), got);
 		assert_memory_equal(rec + 4, exp, sizeof(exp));
 		got++;
@@ -480,7 +486,7 @@ static void send_batch_records(void **state)
 	assert_int_equal(netbe_send_batch(f->be, m, 8), 8);
 	for (int i = 0; i < 8; i++) {
 		read_all(f->peer, rec, 4 + 60 + (size_t)i);
-		assert_int_equal(ntohl(*(uint32_t *)rec), 60 + i);
+		assert_int_equal(ntohl(get32(rec)), 60 + i);
 		assert_memory_equal(rec + 4, frames[i], 60 + (size_t)i);
 	}
 }
@@ -512,7 +518,7 @@ static void listen_one_peer_at_a_time(void **state)
 	write_all(p1, rec, make_record(rec, 60, 1));
 	assert_true(readable(netbe_get_fd(be), 1000));
 	assert_int_equal(netbe_recv(be, &v, 1), 60);
-	assert_int_equal(*(uint32_t *)(buf + 14), 1);
+	assert_int_equal(get32(buf + 14), 1);
 	run_loop(loop, 50);
 	assert_int_equal(netbe_peek_recvlen(be), 0); /* p2 not served yet */
 
@@ -525,7 +531,7 @@ static void listen_one_peer_at_a_time(void **state)
 	run_loop(loop, 50);
 	assert_true(readable(netbe_get_fd(be), 1000));
 	assert_int_equal(netbe_recv(be, &v, 1), 60);
-	assert_int_equal(*(uint32_t *)(buf + 14), 2);
+	assert_int_equal(get32(buf + 14), 2);
 	close(p1);
 	close(p2);
 	netbe_cleanup(be);
@@ -613,6 +619,83 @@ static void connect_refused_tcp(void **state)
 	close(fd);
 }
 
+/* ---- threads: a sender thread, the loop thread receiving ------------ */
+
+#define TH_FRAMES 3000
+#define TH_LEN 1400
+
+/* The peer echoes every byte back: a record stream in, the same out. */
+static void *echo_peer(void *arg)
+{
+	static uint8_t buf[65536];
+	int fd = *(int *)arg;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		write_all(fd, buf, (size_t)n);
+	return NULL;
+}
+
+static void *sender(void *arg)
+{
+	netbe_t *be = arg;
+	uint8_t f[TH_LEN];
+	struct iovec v = { f, sizeof(f) };
+
+	for (uint32_t i = 0; i < TH_FRAMES;) {
+		fill_frame(f, sizeof(f), i);
+		ssize_t r = netbe_send(be, &v, 1);
+
+		if (r == -EAGAIN) {
+			usleep(100);
+			continue; /* counted as a drop; send it again */
+		}
+		assert_int_equal(r, TH_LEN);
+		i++;
+	}
+	return NULL;
+}
+
+struct rx_state {
+	netbe_t *be;
+	uint32_t next;
+};
+
+static void rx_cb(int fd, int events, void *param)
+{
+	struct rx_state *st = param;
+	uint8_t buf[2048], exp[TH_LEN];
+	struct iovec v = { buf, sizeof(buf) };
+
+	(void)fd;
+	(void)events;
+	while (netbe_recv(st->be, &v, 1) == TH_LEN) {
+		fill_frame(exp, TH_LEN, st->next);
+		assert_memory_equal(buf, exp, TH_LEN);
+		st->next++;
+	}
+}
+
+static void threads_send_while_loop_receives(void **state)
+{
+	struct fix *f = *state;
+	struct rx_state st = { f->be, 0 };
+	pthread_t echo, tx;
+
+	assert_int_equal(netbe_set_rx_cb(f->be, rx_cb, &st), 0);
+	netbe_rx_enable(f->be);
+	assert_int_equal(pthread_create(&echo, NULL, echo_peer, &f->peer), 0);
+	assert_int_equal(pthread_create(&tx, NULL, sender, f->be), 0);
+	for (int i = 0; i < 3000 && st.next < TH_FRAMES; i++)
+		netbe_loop_run_once(f->loop, 10);
+	pthread_join(tx, NULL);
+	netbe_rx_disable(f->be);
+	shutdown(f->peer, SHUT_RDWR);
+	pthread_join(echo, NULL);
+	assert_int_equal(st.next, TH_FRAMES);
+	assert_int_equal(stats(f->be).rx_frames, TH_FRAMES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +711,7 @@ int main(void)
 		C(peer_gone_mid_frame),
 		C(backpressure_no_torn_frames),
 		C(send_batch_records),
+		C(threads_send_while_loop_receives),
 		cmocka_unit_test_setup_teardown(backpressure_no_torn_frames,
 						setup_client_tcp, teardown),
 		cmocka_unit_test_setup_teardown(bad_length_13,

@@ -60,6 +60,7 @@ struct bench_bufs {
 };
 
 static volatile sig_atomic_t bench_stop;
+static double bench_end; /* CLOCK_MONOTONIC seconds */
 
 static void bench_on_signal(int sig)
 {
@@ -152,7 +153,7 @@ static unsigned send_all(netbe_t *be, struct bench_bufs *b, unsigned n,
 			done += (unsigned)r;
 		} else if (r == 0 || r == -EAGAIN || r == -ENOBUFS) {
 			res->full++;
-			if (!retry)
+			if (!retry || now_s(CLOCK_MONOTONIC) >= bench_end)
 				break;
 		} else {
 			res->errors++;
@@ -355,6 +356,7 @@ static int bench_run(const struct bench_opts *o, netbe_t *a, netbe_t *b)
 	double t0 = now_s(CLOCK_MONOTONIC), c0 = cpu_s();
 	int r;
 
+	bench_end = t0 + o->duration;
 	if (!strcmp(o->mode, "tx"))
 		r = run_tx(a, o, &res, t0 + o->duration);
 	else
