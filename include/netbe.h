@@ -382,7 +382,9 @@ const char *netbe_get_name(const netbe_t *be);
 
 /**
  * Returns the virtio-net offload features (NETBE_OFFLOAD_MASK bits) the
- * backend can honour.  0 when none (or when it needs no header at all).
+ * backend can honour: the GUEST_* bits it can deliver, and CSUM plus every
+ * HOST_* bit - carried natively where the backend can, done by the
+ * library's software engine where it cannot.
  */
 uint64_t netbe_get_cap(netbe_t *be);
 
