@@ -13,7 +13,8 @@
 #   raw      bench/rawsend: send() of one frame per syscall (the ceiling
 #            of any one-syscall-per-frame design)
 #   rawmmsg  bench/rawsend --mmsg 64: sendmmsg, 64 frames per syscall
-#   packet   netbe bench --mode tx 'packet,ifname=va'
+#   packet   netbe bench --mode tx 'packet,ifname=va,promiscphys=on' (it
+#            filters frames for other hosts otherwise)
 #   xdp      netbe bench --mode tx 'xdp,ifname=va' (auto: native on veth)
 #   xdp-skb  the same with mode=skb
 #   tap      netbe bench --mode tx 'tap,ifname=T,up=on': frames enter the
