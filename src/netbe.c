@@ -397,20 +397,23 @@ NETBE__EXPORT ssize_t netbe_rx_discard(netbe_t *be)
 	return r == -EAGAIN ? 0 : r;
 }
 
-/* Length of the first run of well-formed frames; a bad one gets len 0. */
+/* Length of the first run of frames that can go out in one native
+ * batch: well-formed, and needing no software offload. */
 static int tx_run(netbe_t *be, struct netbe_msg *msgs, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (check_tx_len(be, msgs[i].iov, msgs[i].iovcnt) < 0)
+		if (check_tx_len(be, msgs[i].iov, msgs[i].iovcnt) < 0 ||
+		    netbe__vnet_tx_soft(be, msgs[i].iov, msgs[i].iovcnt))
 			break;
 	return i;
 }
 
-static int send_native(netbe_t *be, struct netbe_msg *msgs, int n)
+static int send_native(netbe_t *be, struct netbe_msg *msgs, int n,
+		       int *tried)
 {
-	int r = be->ops->send_batch(be, msgs, n);
+	int r = netbe__vnet_send_batch(be, msgs, n, tried);
 
 	/* len 0: a frame the backend refused and counted itself. */
 	for (int i = 0; i < r; i++) {
@@ -424,25 +427,43 @@ static int send_native(netbe_t *be, struct netbe_msg *msgs, int n)
 	return r;
 }
 
-/* Native batches for runs of good frames; bad frames dropped between. */
+/* A frame that cannot join a batch: malformed, or for the engine.
+ * Returns 1 when handled (sent or dropped), 0 when the backend is full,
+ * or -errno when the backend failed. */
+static int send_single(netbe_t *be, struct netbe_msg *m)
+{
+	ssize_t r = send_one(be, m->iov, m->iovcnt);
+
+	m->len = r < 0 ? 0 : (size_t)r;
+	if (r == -EAGAIN || r == -ENOBUFS)
+		return 0;
+	if (r < 0 && r != -EINVAL && r != -EMSGSIZE && r != -EPROTO)
+		return (int)r;
+	return 1;
+}
+
+/* Native batches for runs of frames that allow it; the others one by one
+ * between them. */
 static int send_batch_native(netbe_t *be, struct netbe_msg *msgs, int n)
 {
 	int done = 0;
 
 	while (done < n) {
-		int run = tx_run(be, msgs + done, n - done), r;
+		int run = tx_run(be, msgs + done, n - done), tried, r;
 
 		if (run == 0) {
-			msgs[done++].len = 0;
-			netbe__count(&be->tx.errors, 1);
+			r = send_single(be, &msgs[done]);
+			if (r <= 0)
+				return done ? done : (r ? r : -EAGAIN);
+			done++;
 			continue;
 		}
-		r = send_native(be, msgs + done, run);
+		r = send_native(be, msgs + done, run, &tried);
 		if (r < 0)
 			return done ? done : r;
 		done += r;
-		if (r < run)
-			break;
+		if (r < tried)
+			break; /* full */
 	}
 	return done;
 }
@@ -452,12 +473,10 @@ static int send_batch_loop(netbe_t *be, struct netbe_msg *msgs, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		ssize_t r = send_one(be, msgs[i].iov, msgs[i].iovcnt);
+		int r = send_single(be, &msgs[i]);
 
-		msgs[i].len = r < 0 ? 0 : (size_t)r;
-		if (r == -EAGAIN || r == -ENOBUFS ||
-		    (r < 0 && r != -EINVAL && r != -EMSGSIZE && r != -EPROTO))
-			return i ? i : (int)r;
+		if (r <= 0)
+			return i ? i : (r ? r : -EAGAIN);
 	}
 	return i;
 }
@@ -468,7 +487,7 @@ NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 	if (n <= 0)
 		return 0;
-	if (be->ops->send_batch && netbe__vnet_tx_plain(be))
+	if (be->ops->send_batch)
 		r = send_batch_native(be, msgs, n);
 	else
 		r = send_batch_loop(be, msgs, n);

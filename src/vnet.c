@@ -64,6 +64,7 @@ struct netbe__offl_state {
 	struct netbe_msg tx_msgs[TX_BATCH];
 	struct iovec tx_iov[TX_IOV];
 	uint8_t tx_arena[TX_BATCH * SEG_HDR_ROOM];
+	struct netbe_vnet_hdr tx_hdrs[TX_BATCH]; /* translated batches */
 	/* receive: frames queued for the frontend, all under one header */
 	uint8_t *bounce;
 	struct netbe__offl_out rx;
@@ -278,20 +279,83 @@ static ssize_t tx_soft(netbe_t *be, const struct iovec *iov, int iovcnt,
 	return (ssize_t)total;
 }
 
-ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+/* Reads the frontend's header; false when the frame is too short. */
+static bool tx_hdr(const netbe_t *be, const struct iovec *iov, int iovcnt,
+		   struct netbe_vnet_hdr *hdr)
 {
 	unsigned fe = be->fe_hdr_len;
+
+	memset(hdr, 0, sizeof(*hdr));
+	if (fe && netbe__iov_to_buf(iov, iovcnt, 0, hdr, fe) != fe)
+		return false;
+	hdr->num_buffers = 0;
+	return true;
+}
+
+/* Can the backend take this frame as it is, header length aside? */
+static bool tx_native(const netbe_t *be, const struct netbe_vnet_hdr *hdr)
+{
+	uint64_t need = needs(hdr, false);
+
+	return !need || (be->be_hdr_len && !(need & ~be->be_caps));
+}
+
+bool netbe__vnet_tx_soft(const netbe_t *be, const struct iovec *iov,
+			 int iovcnt)
+{
 	struct netbe_vnet_hdr hdr;
-	uint64_t need;
+
+	if (netbe__vnet_tx_plain(be))
+		return false;
+	/* A short header goes the single-frame way, which refuses it. */
+	return !tx_hdr(be, iov, iovcnt, &hdr) || !tx_native(be, &hdr);
+}
+
+int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
+			   int *tried)
+{
+	struct netbe__offl_state *s;
+	int k, used = 0, r;
+
+	*tried = n;
+	if (netbe__vnet_tx_plain(be))
+		return be->ops->send_batch(be, msgs, n);
+	if (!(s = state(be)))
+		return -ENOMEM;
+	/* Only the headers are rewritten; the frames stay where they are. */
+	for (k = 0; k < n && k < TX_BATCH; k++) {
+		struct netbe_msg *m = &msgs[k];
+		int c;
+
+		if (m->iovcnt + 1 > TX_IOV - used)
+			break;
+		tx_hdr(be, m->iov, m->iovcnt, &s->tx_hdrs[k]);
+		c = tx_iov(be, m->iov, m->iovcnt, &s->tx_hdrs[k],
+			   s->tx_iov + used);
+		if (c < 0)
+			break;
+		s->tx_msgs[k] = (struct netbe_msg){ s->tx_iov + used, c, 0 };
+		used += c;
+	}
+	*tried = k;
+	r = k ? be->ops->send_batch(be, s->tx_msgs, k) : -EINVAL;
+	for (int i = 0; i < r; i++)
+		msgs[i].len = s->tx_msgs[i].len ? s->tx_msgs[i].len -
+							  be->be_hdr_len +
+							  be->fe_hdr_len
+						: 0;
+	return r;
+}
+
+ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+{
+	struct netbe_vnet_hdr hdr;
 
 	if (netbe__vnet_tx_plain(be))
 		return be->ops->send(be, iov, iovcnt);
-	memset(&hdr, 0, sizeof(hdr));
-	if (fe && netbe__iov_to_buf(iov, iovcnt, 0, &hdr, fe) != fe)
+	if (!tx_hdr(be, iov, iovcnt, &hdr))
 		return -EINVAL;
-	hdr.num_buffers = 0;
-	need = needs(&hdr, false);
-	if (!need || (be->be_hdr_len && !(need & ~be->be_caps)))
+	if (tx_native(be, &hdr))
 		return tx_translate(be, iov, iovcnt, &hdr);
 	return tx_soft(be, iov, iovcnt, &hdr);
 }

@@ -15,6 +15,18 @@ ssize_t netbe__vnet_recv(netbe_t *be, const struct iovec *iov, int iovcnt);
 /* True when frames cross unchanged, so native batches may be used. */
 bool netbe__vnet_tx_plain(const netbe_t *be);
 bool netbe__vnet_rx_plain(const netbe_t *be);
+/* True when a frame needs the software engine (or is too short to tell):
+ * it must go through netbe__vnet_send(), one at a time. */
+bool netbe__vnet_tx_soft(const netbe_t *be, const struct iovec *iov,
+			 int iovcnt);
+/* Sends frames none of which needs the engine as one native batch (the
+ * backend must have send_batch), translating header lengths.  Offers the
+ * backend the first *@tried of them (fewer than @n when the scratch space
+ * runs out), sets each accepted msgs[i].len in the frontend's terms and
+ * returns how many the backend accepted (< *@tried: it is full), or
+ * -errno. */
+int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
+			   int *tried);
 /* Frees @be's offload state (be->offl). */
 void netbe__vnet_free(netbe_t *be);
 

@@ -250,6 +250,10 @@ static int cfg_ipv4(const struct netbe__opts *o, SlirpConfig *c)
 	    c->vhost.s_addr == c->vnameserver.s_addr)
 		return netbe__err(-EINVAL, "slirp: 'host' must differ from "
 				  "'dhcpstart' and 'dns'");
+	/* Else the guest's own DHCP address would be its nameserver. */
+	if (c->vdhcp_start.s_addr == c->vnameserver.s_addr)
+		return netbe__err(-EINVAL, "slirp: 'dhcpstart' must differ "
+				  "from 'dns'");
 	return 0;
 }
 
