@@ -14,8 +14,8 @@ size_t netbe__iov_len(const struct iovec *iov, int iovcnt)
 	return len;
 }
 
-size_t netbe__iov_to_buf(const struct iovec *iov, int iovcnt, size_t off,
-			 void *buf, size_t len)
+size_t netbe__iov_walk(const struct iovec *iov, int iovcnt, size_t off,
+		       size_t len, netbe__iov_fn fn, void *arg)
 {
 	size_t done = 0;
 
@@ -29,34 +29,33 @@ size_t netbe__iov_to_buf(const struct iovec *iov, int iovcnt, size_t off,
 		n -= off;
 		if (n > len - done)
 			n = len - done;
-		memcpy((char *)buf + done, (char *)iov[i].iov_base + off, n);
+		fn(arg, (char *)iov[i].iov_base + off, n, done);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+static void copy_out(void *buf, void *p, size_t n, size_t done)
+{
+	memcpy((char *)buf + done, p, n);
+}
+
+static void copy_in(void *buf, void *p, size_t n, size_t done)
+{
+	memcpy(p, (const char *)buf + done, n);
+}
+
+size_t netbe__iov_to_buf(const struct iovec *iov, int iovcnt, size_t off,
+			 void *buf, size_t len)
+{
+	return netbe__iov_walk(iov, iovcnt, off, len, copy_out, buf);
+}
+
 size_t netbe__buf_to_iov(const void *buf, size_t len,
 			 const struct iovec *iov, int iovcnt, size_t off)
 {
-	size_t done = 0;
-
-	for (int i = 0; i < iovcnt && done < len; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (off >= n) {
-			off -= n;
-			continue;
-		}
-		n -= off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((char *)iov[i].iov_base + off, (const char *)buf + done,
-		       n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return netbe__iov_walk(iov, iovcnt, off, len, copy_in, (void *)buf);
 }
 
 int netbe__iov_skip(const struct iovec *iov, int iovcnt, size_t skip,

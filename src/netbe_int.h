@@ -141,6 +141,11 @@ static inline void netbe__count(uint64_t *c, uint64_t n)
 
 /* iovec helpers (iov.c). */
 size_t netbe__iov_len(const struct iovec *iov, int iovcnt);
+/* Calls @fn on each piece of bytes [@off, @off + @len) of @iov, with the
+ * number of bytes before it (@done); returns the bytes visited. */
+typedef void (*netbe__iov_fn)(void *arg, void *p, size_t n, size_t done);
+size_t netbe__iov_walk(const struct iovec *iov, int iovcnt, size_t off,
+		       size_t len, netbe__iov_fn fn, void *arg);
 /* Copies up to @len bytes from @iov starting at @off into @buf; returns
  * the bytes copied. */
 size_t netbe__iov_to_buf(const struct iovec *iov, int iovcnt, size_t off,

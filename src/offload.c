@@ -127,27 +127,24 @@ static uint64_t csum_chunk(uint64_t sum, const void *p, size_t n, bool odd)
 	return add_carry(sum, (uint16_t)(f << 8 | f >> 8));
 }
 
+struct csum_walk {
+	uint64_t sum;
+};
+
+static void csum_piece(void *arg, void *p, size_t n, size_t done)
+{
+	struct csum_walk *w = arg;
+
+	w->sum = csum_chunk(w->sum, p, n, done & 1);
+}
+
 uint64_t netbe__csum_iov(uint64_t sum, const struct iovec *iov, int iovcnt,
 			 size_t off, size_t len)
 {
-	size_t done = 0;
+	struct csum_walk w = { sum };
 
-	for (int i = 0; i < iovcnt && done < len; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (off >= n) {
-			off -= n;
-			continue;
-		}
-		n -= off;
-		if (n > len - done)
-			n = len - done;
-		sum = csum_chunk(sum, (const uint8_t *)iov[i].iov_base + off,
-				 n, done & 1);
-		done += n;
-		off = 0;
-	}
-	return sum;
+	netbe__iov_walk(iov, iovcnt, off, len, csum_piece, &w);
+	return w.sum;
 }
 
 /* The value to store: the complement, with 0 sent as 0xffff (UDP's "no

@@ -598,14 +598,10 @@ fail:
 	return r;
 }
 
+/* The core closes queue 0 only; its state holds every queue's socket. */
 static void xdp_close(netbe_t *be)
 {
-	if (be->parent) /* queue handles share queue 0's state */
-		return;
 	xdp_release(xdp_priv(be));
-	for (unsigned i = 0; i < be->nqueues && be->queues; i++)
-		be->queues[i]->fd = -1;
-	be->fd = -1;
 }
 
 /* ---- transmit ------------------------------------------------------------ */
