@@ -5,8 +5,10 @@
 #
 #   guest virtio-net -- QEMU -netdev stream|dgram -- netbe stream|dgram
 #        -- netbe connect -- tap (192.0.2.1 in namespace NS)
+#   guest virtio-net -- QEMU -netdev vde -- vde_switch -- netbe vde
+#        -- netbe connect -- tap (192.0.2.1 in namespace NS)
 #
-#   usage: guest_tap.sh PATH/TO/netbe CACHE_DIR stream|dgram
+#   usage: guest_tap.sh PATH/TO/netbe CACHE_DIR stream|dgram|vde
 #
 # The guest (192.0.2.2/24, static) pings 192.0.2.1 and fetches a file
 # from busybox httpd in NS and checks its content; then NS fetches a page
@@ -33,6 +35,14 @@ fail() {
 [ "$(id -u)" = 0 ] || guest_skip "needs root (namespace, tap)"
 [ -c /dev/net/tun ] || guest_skip "no /dev/net/tun"
 guest_need ip
+if [ "$mode" = vde ]; then
+	guest_need vde_switch
+	# libvdeplug dlopen()s its plugins with RTLD_DEEPBIND; ASan aborts.
+	grep -q __asan_init "$bin" &&
+		guest_skip "netbe is built with AddressSanitizer, which aborts on libvdeplug's RTLD_DEEPBIND dlopen"
+	qemu-system-x86_64 -netdev help 2>/dev/null | grep -qx vde ||
+		guest_skip "this QEMU has no -netdev vde"
+fi
 guest_prepare "$cache"
 
 id=$$
@@ -43,6 +53,7 @@ token=netbe-guest-$id-$(date +%s)
 cleanup() {
 	[ -n "${GUEST_PID:-}" ] && kill "$GUEST_PID" 2>/dev/null
 	for p in $npid $hpid; do kill "$p" 2>/dev/null; done
+	[ -s "$tmp/switch.pid" ] && kill "$(cat "$tmp/switch.pid")" 2>/dev/null
 	ip netns del $ns 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -60,6 +71,17 @@ dgram)
 	spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
 	netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
 	netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+vde)
+	vde_switch -s "$tmp/sw" -d -p "$tmp/switch.pid" >"$tmp/switch.log" 2>&1 ||
+		fail "vde_switch did not start"
+	i=0
+	until [ -S "$tmp/sw/ctl" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && fail "vde_switch made no control socket"
+		sleep 0.1
+	done
+	spec="vde,sock=$tmp/sw"
+	netdev="vde,sock=$tmp/sw" ;;
 *) guest_skip "unknown mode '$mode'" ;;
 esac
 
