@@ -10,7 +10,7 @@
 # Transmit (one core sends on veth va; the frames are counted by the
 # kernel on the peer vb, rx_packets, over a fixed window after warm-up, so
 # every contender is measured the same way and the sink is the kernel):
-#   raw      bench/rawsend: send() of one frame per syscall (the ceiling
+#   raw      bench/rawsend: send() of one frame per syscall, 64 bytes (the ceiling
 #            of any one-syscall-per-frame design)
 #   rawmmsg  bench/rawsend --mmsg 64: sendmmsg, 64 frames per syscall
 #   packet   netbe bench --mode tx 'packet,ifname=va,promiscphys=on' (it
@@ -20,6 +20,24 @@
 #   tap      netbe bench --mode tx 'tap,ifname=T,up=on': frames enter the
 #            host stack; counted on the tap's rx_packets
 #   dpdk     dpdk-testpmd, net_af_packet PMD on va, txonly (Debian dpdk-dev)
+# and each backend's own raw kernel path, with no library in between:
+#   xdpsend      bench/xdpsend: a bare AF_XDP loop set up as the xdp
+#                backend sets its socket up (native; skb at 9000 bytes,
+#                where the xdp backend's auto mode falls back to skb)
+#   xdpsend-skb  the same in skb mode (64 bytes, next to xdp-skb)
+#   tapwrite     bench/tapwrite: write() of a zero 10-byte virtio-net
+#                header + frame on a tap fd, as the tap backend writes
+# The table's "vs own raw" is a backend's Mpps/core over its raw path's
+# (packet: rawmmsg, xdp: xdpsend, xdp-skb: xdpsend-skb, tap: tapwrite);
+# its per-frame overhead is 1/ratio - 1.  Two more rows split the gaps:
+#   xdpsend-copy  xdpsend --copy at 9000 bytes: the frame copied into the
+#                 UMEM for every send, as the backend must
+#   tapwritev     tapwrite --writev at 64 bytes: header and frame as two
+#                 iovecs, as the backend writes them
+# (Receive has no raw row: a receiver's CPU per frame depends on whether
+# it sleeps, and the wakeups it costs are charged to the flooding sender;
+# bench/xdpsend --rx spins at 100 % where netbe bench sleeps 2/3 of the
+# time, so Mpps/core there does not compare per-frame cost.)
 # Receive: rawsend --mmsg 64 floods vb; netbe bench --mode rx on va (for
 # tap: rawsend on the tap interface, which the tap fd reads).
 # Forward: the flood on vb, netbe bench --mode fwd from va to vc; vd's
@@ -34,10 +52,13 @@ dur=${2:-3}
 reps=${3:-2}
 netbe=$build/netbe
 raw=$build/bench/rawsend
+xdps=$build/bench/xdpsend
+tapw=$build/bench/tapwrite
 skip() { echo "SKIP: $*"; exit 77; }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
-[ -x "$netbe" ] && [ -x "$raw" ] || skip "build $build first (netbe, bench/rawsend)"
+[ -x "$netbe" ] && [ -x "$raw" ] && [ -x "$xdps" ] && [ -x "$tapw" ] ||
+	skip "build $build first (netbe, bench/rawsend, bench/xdpsend, bench/tapwrite)"
 
 ns=netbe-bench$$
 tapif=nbt$$
@@ -112,16 +133,30 @@ from_json() { # NAME SIZE RUN
 long=$((dur + 30))
 tx_round() { # SIZE RUN
 	s=$1 r=$2
-	measure raw "$s" "$r" vb "$raw" va --size "$s" --duration "$long"
+	xmode=native
+	[ "$s" = 9000 ] && xmode=skb # native XDP refuses a 9000 MTU on veth
+	[ "$s" = 64 ] && measure raw "$s" "$r" vb "$raw" va --size "$s" --duration "$long"
 	measure rawmmsg "$s" "$r" vb "$raw" va --size "$s" --duration "$long" --mmsg 64
 	[ $have_packet = 1 ] && measure packet "$s" "$r" vb \
 		"$netbe" bench --mode tx --size "$s" --duration "$long" "packet,ifname=va,promiscphys=on"
 	measure xdp "$s" "$r" vb "$netbe" bench --mode tx --size "$s" \
 		--duration "$long" "xdp,ifname=va"
-	[ "$s" = 64 ] && measure xdp-skb "$s" "$r" vb "$netbe" bench --mode tx \
-		--size "$s" --duration "$long" "xdp,ifname=va,mode=skb"
+	measure xdpsend "$s" "$r" vb "$xdps" va --size "$s" --duration "$long" \
+		--mode $xmode
+	if [ "$s" = 64 ]; then
+		measure xdp-skb "$s" "$r" vb "$netbe" bench --mode tx \
+			--size "$s" --duration "$long" "xdp,ifname=va,mode=skb"
+		measure xdpsend-skb "$s" "$r" vb "$xdps" va --size "$s" \
+			--duration "$long" --mode skb
+	fi
+	[ "$s" = 9000 ] && measure xdpsend-copy "$s" "$r" vb "$xdps" va \
+		--size "$s" --duration "$long" --mode skb --copy
 	measure tap "$s" "$r" "$tapif" "$netbe" bench --mode tx --size "$s" \
 		--duration "$long" "tap,ifname=$tapif,up=on,mtu=9000"
+	measure tapwrite "$s" "$r" "$tapif" "$tapw" "$tapif" --size "$s" \
+		--duration "$long" --mtu 9000
+	[ "$s" = 64 ] && measure tapwritev "$s" "$r" "$tapif" "$tapw" "$tapif" \
+		--size "$s" --duration "$long" --mtu 9000 --writev
 	[ $have_dpdk = 1 ] && [ "$s" != 9000 ] && measure dpdk "$s" "$r" vb \
 		dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 \
 		--file-prefix="$ns" --vdev=net_af_packet0,iface=va -- \
@@ -129,15 +164,19 @@ tx_round() { # SIZE RUN
 		--auto-start --stats-period 60
 }
 
-# rx NAME SPEC RUN: flood vb, receive on va.
+# rx NAME SPEC RUN [CMD...]: flood vb, receive on va with netbe bench
+# SPEC (or CMD, which prints the same JSON).
 rx_one() {
+	n=$1 spec=$2 r=$3
+	shift 3
+	[ $# -gt 0 ] || set -- "$netbe" bench --mode rx --duration "$dur" "$spec"
 	ip netns exec "$ns" "$raw" vb --size 64 --duration "$long" --mmsg 64 >/dev/null 2>&1 &
 	gen=$!
 	sleep 0.5
-	inns "$netbe" bench --mode rx --duration "$dur" "$2" >"$tmp/log" 2>&1
+	inns "$@" >"$tmp/log" 2>&1
 	kill "$gen" 2>/dev/null
 	wait "$gen" 2>/dev/null
-	from_json "$1" 64 "$3"
+	from_json "$n" 64 "$r"
 }
 
 rx_tap() { # RUN: the tap's own interface is the flood's target
@@ -179,27 +218,41 @@ done
 
 # Medians (the mean of the middle values) per name and size.
 sort -k1,1 -k2,2n -k4,4n "$results" | awk '
-	{ k = $1 " " $2; n[k]++; pps[k, n[k]] = $4; cpu[k, n[k]] = $5
-	  if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+	{ k = $1 " " $2; n[k]++; pps[k, n[k]] = $4; cpu[k, n[k]] = $5 }
 	function med(a, k, c,   h) { h = int((c + 1) / 2)
 		return c % 2 ? a[k, h] : (a[k, h] + a[k, h + 1]) / 2 }
 	END {
-		for (i = 1; i <= m; i++) { k = order[i]; split(k, f, " ")
+		base["packet"] = "rawmmsg"; base["xdp"] = "xdpsend"
+		base["xdp-skb"] = "xdpsend-skb"; base["tap"] = "tapwrite"
+		base["xdp-rx"] = "xdpsend-rx"
+		# each backend right after its raw path; receive, forward last
+		split("raw rawmmsg dpdk packet xdpsend xdpsend-copy xdp " \
+		      "xdpsend-skb xdp-skb tapwrite tapwritev tap", tx, " ")
+		split("packet-rx xdp-rx xdp-skb-rx tap-rx packet-fwd xdp-fwd",
+		      rf, " ")
+		for (z = 1; z <= 3; z++) for (j = 1; j in tx; j++) {
+			k = tx[j] " " (z == 1 ? 64 : z == 2 ? 1500 : 9000)
+			if (k in n) order[++m] = k }
+		for (j = 1; j in rf; j++)
+			if ((rf[j] " 64") in n) order[++m] = rf[j] " 64"
+		for (i = 1; i <= m; i++) { k = order[i]
 			P[k] = med(pps, k, n[k]); C[k] = med(cpu, k, n[k]) }
-		printf "%-11s %5s %9s %9s %9s %8s %8s %8s\n", "what", "size",
-		       "Mpps", "Gbit/s", "Mpps/core", "vs dpdk", "vs raw",
-		       "vs mmsg"
+		printf "%-12s %5s %8s %8s %9s %7s %-12s %7s %8s\n", "what",
+		       "size", "Mpps", "Gbit/s", "Mpps/core", "vs dpdk",
+		       "own raw", "vs raw", "overhead"
 		for (i = 1; i <= m; i++) { k = order[i]; split(k, f, " ")
-			d = P["dpdk " f[2]]; rw = C["raw " f[2]]
-			mm = C["rawmmsg " f[2]]
-			printf "%-11s %5s %9.3f %9.2f %9.3f %8s %8s %8s\n", f[1],
-			       f[2], P[k] / 1e6, P[k] * f[2] * 8 / 1e9,
-			       C[k] / 1e6,
-			       d ? sprintf("%.2f", P[k] / d) : "-",
-			       rw ? sprintf("%.2f", C[k] / rw) : "-",
-			       mm ? sprintf("%.2f", C[k] / mm) : "-" }
+			rxfwd = f[1] ~ /-(rx|fwd)$/
+			d = rxfwd ? 0 : P["dpdk " f[2]]
+			b = base[f[1]]; bc = b ? C[b " " f[2]] : 0
+			vd = d ? sprintf("%.2f", P[k] / d) : "-"
+			vr = bc ? sprintf("%.2f", C[k] / bc) : "-"
+			ov = bc && C[k] ? sprintf("%+.1f%%", (bc / C[k] - 1) * 100) : "-"
+			printf "%-12s %5s %8.3f %8.2f %9.3f %7s %-12s %7s %8s\n",
+			       f[1], f[2], P[k] / 1e6, P[k] * f[2] * 8 / 1e9,
+			       C[k] / 1e6, vd, bc ? b : "-", vr, ov }
 	}'
-echo "(vs dpdk: Mpps ratio; vs raw / vs mmsg: Mpps-per-core ratio to the"
-echo " send()-per-frame loop and to sendmmsg; per-frame overhead = 1/ratio - 1)"
+echo "(vs dpdk: Mpps over dpdk-testpmd's at the same size; vs raw: Mpps per"
+echo " core over the backend's own raw kernel path; overhead: extra CPU per"
+echo " frame over that path, raw/backend - 1)"
 echo "runs:"
 sort -k1,1 -k2,2n "$results" | awk '{ printf "{\"what\":\"%s\",\"size\":%s,\"run\":%s,\"pps\":%s,\"pps_per_core\":%s}\n", $1, $2, $3, $4, $5 }'
