@@ -479,6 +479,8 @@ static ssize_t tap_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 		for (int i = 0; i < iovcnt; p += iov[i++].iov_len)
 			memcpy(p, iov[i].iov_base, iov[i].iov_len);
 		n = write(be->fd, q->linear, len);
+	} else if (iovcnt == 1) {
+		n = write(be->fd, iov[0].iov_base, iov[0].iov_len);
 	} else {
 		n = writev(be->fd, iov, iovcnt);
 	}
