@@ -236,7 +236,7 @@ struct netbe_option {
 /** Description of a registered backend. */
 struct netbe_backend_info {
 	const char *name;	  /* "tap" */
-	const char *prefixes;	  /* prefixes that select it: "tap vmnet" */
+	const char *prefixes;	  /* space-separated prefixes that select it */
 	const char *description;  /* one line */
 	/* Every key the backend accepts, the generic ones (backend, type,
 	 * mac, mtu) last; terminated by key == NULL. */
