@@ -44,6 +44,7 @@ $(TSAN_BUILD)/build.ninja:
 test-tsan: test-deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 	TSAN_OPTIONS=halt_on_error=1 meson test -C $(TSAN_BUILD) --suite unit --print-errorlogs
+	@scripts/test-summary.sh $(TSAN_BUILD)
 
 $(CLANG_BUILD)/build.ninja:
 	CC=clang meson setup $(CLANG_BUILD) --werror $(MESON_OPTS)
