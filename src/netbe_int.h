@@ -59,7 +59,14 @@ struct netbe__ops {
 	ssize_t (*send)(netbe_t *be, const struct iovec *iov, int iovcnt);
 	ssize_t (*peek_recvlen)(netbe_t *be);
 	ssize_t (*recv)(netbe_t *be, const struct iovec *iov, int iovcnt);
-	/* Optional native batches; the core loops over send/recv otherwise. */
+	/*
+	 * Optional native batches; the core loops over send/recv otherwise.
+	 * send_batch: frames accepted, in order (fewer: full); a frame it
+	 * refuses inside the batch gets len 0 and is counted by the backend.
+	 * recv_batch: frames received (0: none waiting); frames that did not
+	 * fit are dropped and counted in be->rx.drops; -ENOSPC when all it
+	 * consumed were dropped, so the core asks again.
+	 */
 	int (*send_batch)(netbe_t *be, struct netbe_msg *msgs, int n);
 	int (*recv_batch)(netbe_t *be, struct netbe_msg *msgs, int n);
 
