@@ -87,6 +87,7 @@ struct tap_priv {
 	bool vnet;	     /* IFF_VNET_HDR is on */
 	bool fd_given;	     /* "fd=N": the launcher created the tap */
 	unsigned offload_ok; /* TUN_F_* the kernel accepted in the probe */
+	unsigned offload_cur; /* TUNSETOFFLOAD flags now set (0 after open) */
 	unsigned nq;
 	struct tap_queue *q; /* nq entries, indexed by be->qidx */
 };
@@ -596,7 +597,7 @@ static unsigned tap_guest_to_tun(uint64_t f, unsigned ok)
 static int tap_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
 {
 	struct tap_priv *p = tap_priv(be);
-	unsigned len, old = be->be_hdr_len;
+	unsigned len, flags, old = be->be_hdr_len;
 	int r;
 
 	if (!p->vnet)
@@ -605,14 +606,18 @@ static int tap_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
 	len = (fe_hdr_len == NETBE_VNET_HDR_LEN ||
 	       fe_hdr_len == NETBE_VNET_HDR_MRG_LEN) ? fe_hdr_len
 						     : NETBE_VNET_HDR_LEN;
-	r = tap_set_offload(p, tap_guest_to_tun(features, p->offload_ok));
-	if (r < 0)
-		return r;
+	flags = tap_guest_to_tun(features, p->offload_ok);
 	r = tap_set_hdrsz(p, (int)len);
+	if (r == 0)
+		r = tap_set_offload(p, flags);
 	if (r < 0) {
+		/* Nothing changed, as netbe_set_cap() promises (best effort:
+		 * these only fail on a tap that is going away). */
+		tap_set_offload(p, p->offload_cur);
 		tap_set_hdrsz(p, (int)old);
 		return r;
 	}
+	p->offload_cur = flags;
 	be->be_hdr_len = len;
 	for (unsigned i = 0; be->queues && i < be->nqueues; i++)
 		be->queues[i]->be_hdr_len = len;
