@@ -57,11 +57,16 @@ FUZZ_SECONDS ?= 60
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_lundef=false $(MESON_OPTS)
 
+# Every fuzz target, NAME:SEEDS (tests/fuzz/fuzz_NAME.c, tests/fuzz/SEEDS/),
+# each for FUZZ_SECONDS; new inputs go to $(FUZZ_BUILD)/corpus-NAME.
+FUZZ_TARGETS ?= config:corpus offload:corpus_offload stream:corpus_stream
 fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	mkdir -p $(FUZZ_BUILD)/corpus
-	$(FUZZ_BUILD)/tests/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) \
-		$(FUZZ_BUILD)/corpus tests/fuzz/corpus
+	set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) \
+			$(FUZZ_BUILD)/corpus-$$name tests/fuzz/$${t#*:}; \
+	done
 
 install: all
 	meson install -C $(BUILD)
