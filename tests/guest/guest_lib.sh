@@ -11,6 +11,11 @@
 #                               APPEND adds netbe.* keys (guest_init.sh)
 #   guest_wait LOG SECONDS      waits for the verdict line; 0 when "ok"
 #   guest_wait_line LOG PATTERN SECONDS
+#   guest_transport MODE DIR    sets spec (netbe's side) and netdev (QEMU's)
+#                               for MODE stream or dgram, sockets in DIR;
+#                               returns 1 for another MODE
+#   fail MESSAGE                prints MESSAGE, $tmp/netbe.log and the
+#                               console's tail, and exits 1
 #
 # The kernel is Debian's cloud kernel: `apt-get download` of the versioned
 # package linux-image-cloud-amd64 depends on, unpacked with dpkg-deb; its
@@ -25,6 +30,27 @@ drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko
 drivers/net/virtio_net.ko"
 
 guest_skip() { echo "SKIP: $*"; exit 77; }
+
+fail() {
+	echo "FAIL: $*"
+	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
+	[ -s "$tmp/guest.log" ] && tail -n 30 "$tmp/guest.log" | sed 's/^/  console: /'
+	exit 1
+}
+
+# The two QEMU socket transports, and the netbe spec that serves each.
+guest_transport() {
+	case $1 in
+	stream)
+		spec="stream,listen=unix:$2/guest.sock"
+		netdev="stream,server=off,addr.type=unix,addr.path=$2/guest.sock" ;;
+	dgram)
+		spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
+		netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
+		netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+	*) return 1 ;;
+	esac
+}
 
 guest_need() {
 	for t in "$@"; do

@@ -23,13 +23,6 @@ cache=${2:-}
 mode=${3:-}
 . "$(dirname "$0")/guest_lib.sh"
 
-fail() {
-	echo "FAIL: $*"
-	[ -s "$tmp/netbe.log" ] && sed 's/^/  netbe: /' "$tmp/netbe.log"
-	[ -s "$tmp/guest.log" ] && tail -n 30 "$tmp/guest.log" | sed 's/^/  console: /'
-	exit 1
-}
-
 { [ -n "$bin" ] && [ -x "$bin" ]; } || guest_skip "no netbe binary given"
 [ -n "$cache" ] || guest_skip "no cache directory given"
 [ "$(id -u)" = 0 ] || guest_skip "needs root (namespace, tap)"
@@ -64,13 +57,8 @@ ip netns add $ns || guest_skip "cannot create a network namespace"
 ip -n $ns link set lo up
 
 case $mode in
-stream)
-	spec="stream,listen=unix:$tmp/guest.sock"
-	netdev="stream,server=off,addr.type=unix,addr.path=$tmp/guest.sock" ;;
-dgram)
-	spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
-	netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
-	netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+stream | dgram)
+	guest_transport "$mode" "$tmp" ;;
 vde)
 	vde_switch -s "$tmp/sw" -d -p "$tmp/switch.pid" >"$tmp/switch.log" 2>&1 ||
 		fail "vde_switch did not start"

@@ -112,24 +112,6 @@ static void setup_addresses(uint8_t tap_mac[6])
 	TU_CHECK(r == 0, "SIOCSARP 192.0.2.2: %s", strerror(-r));
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
 /* Sequence number of one of our datagrams (Ethernet frame @f, header
  * already skipped), -1 for other traffic; fails on a damaged one. */
 static long our_seq(const uint8_t *f, size_t len)
@@ -137,10 +119,10 @@ static long our_seq(const uint8_t *f, size_t len)
 	const uint8_t *ip = f + 14, *udp = ip + 20, *pl = udp + 8;
 
 	if (len < 14 + 28 + PAYLOAD || f[12] != 0x08 || f[13] != 0x00 ||
-	    ip[0] != 0x45 || ip[9] != 17 || get32(pl) != MAGIC)
+	    ip[0] != 0x45 || ip[9] != 17 || tu_get32(pl) != MAGIC)
 		return -1;
 	TU_CHECK(memcmp(f, peer_mac, 6) == 0, "frame not for the neighbour");
-	TU_CHECK(get32(ip + 16) == 0xc0000202, "wrong destination address");
+	TU_CHECK(tu_get32(ip + 16) == 0xc0000202, "wrong destination address");
 	TU_CHECK(udp[2] == DPORT >> 8 && udp[3] == (DPORT & 0xff),
 		 "wrong destination port");
 	TU_CHECK(len == 14 + 28 + PAYLOAD, "frame length %zu", len);
@@ -148,7 +130,7 @@ static long our_seq(const uint8_t *f, size_t len)
 		 "bad IPv4 header checksum");
 	for (unsigned i = 8; i < PAYLOAD; i++)
 		TU_CHECK(pl[i] == (uint8_t)(pl[4] + i), "payload damaged");
-	return (long)get32(pl + 4);
+	return (long)tu_get32(pl + 4);
 }
 
 static void on_rx(int fd, int events, void *param)
@@ -194,8 +176,8 @@ static void send_datagrams(void)
 		for (unsigned i = 0; i < RX_SOCKS; i++) {
 			uint32_t seq = k * RX_SOCKS + i;
 
-			put32(pl, MAGIC);
-			put32(pl + 4, seq);
+			tu_put32(pl, MAGIC);
+			tu_put32(pl + 4, seq);
 			for (unsigned j = 8; j < PAYLOAD; j++)
 				pl[j] = (uint8_t)(pl[4] + j);
 			TU_CHECK(sendto(s[i], pl, sizeof(pl), 0,
@@ -261,19 +243,19 @@ static size_t tx_frame(uint8_t *b, const uint8_t tap_mac[6], unsigned q,
 	memset(b, 0, HDR + 14 + 28 + PAYLOAD);
 	memcpy(f, tap_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
-	put16(f + 12, 0x0800);
+	tu_put16(f + 12, 0x0800);
 	ip[0] = 0x45;
-	put16(ip + 2, 28 + PAYLOAD);
+	tu_put16(ip + 2, 28 + PAYLOAD);
 	ip[8] = 64;
 	ip[9] = 17;
-	put32(ip + 12, 0xc0000202);
-	put32(ip + 16, 0xc0000201);
-	put16(ip + 10, (uint16_t)~tu_csum_fold(tu_csum_add(0, ip, 20)));
-	put16(udp, 5000 + q);
-	put16(udp + 2, LPORT);
-	put16(udp + 4, 8 + PAYLOAD); /* checksum 0: none (IPv4) */
-	put32(pl, MAGIC);
-	put32(pl + 4, q << 16 | n);
+	tu_put32(ip + 12, 0xc0000202);
+	tu_put32(ip + 16, 0xc0000201);
+	tu_put16(ip + 10, (uint16_t)~tu_csum_fold(tu_csum_add(0, ip, 20)));
+	tu_put16(udp, 5000 + q);
+	tu_put16(udp + 2, LPORT);
+	tu_put16(udp + 4, 8 + PAYLOAD); /* checksum 0: none (IPv4) */
+	tu_put32(pl, MAGIC);
+	tu_put32(pl + 4, q << 16 | n);
 	return HDR + 14 + 28 + PAYLOAD;
 }
 
@@ -307,9 +289,9 @@ static void check_transmit(const uint8_t tap_mac[6], uint64_t *bytes)
 		TU_CHECK(poll(&p, 1, 3000) == 1, "transmit: only %u of %u "
 			 "datagrams reached the socket", total, NQ * TX_PER);
 		r = recvfrom(s, b, sizeof(b), 0, (void *)&from, &fl);
-		TU_CHECK(r == PAYLOAD && get32(b) == MAGIC,
+		TU_CHECK(r == PAYLOAD && tu_get32(b) == MAGIC,
 			 "unexpected datagram of %zd bytes", r);
-		id = get32(b + 4);
+		id = tu_get32(b + 4);
 		TU_CHECK(id >> 16 < NQ && (id & 0xffff) < TX_PER,
 			 "bad datagram id %#x", id);
 		TU_CHECK(ntohs(from.sin_port) == 5000 + (id >> 16),

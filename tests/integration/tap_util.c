@@ -136,23 +136,24 @@ uint16_t tu_csum_fold(uint32_t sum)
 	return (uint16_t)sum;
 }
 
-static void put16(uint8_t *p, unsigned v)
+void tu_put16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-static void put32(uint8_t *p, uint32_t v)
+void tu_put32(uint8_t *p, uint32_t v)
 {
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
+	tu_put16(p, v >> 16);
+	tu_put16(p + 2, v & 0xffff);
 }
 
-static uint32_t get32(const uint8_t *p)
+uint32_t tu_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | p[3];
 }
+
 
 /* Sum of the TCP pseudo header for @tcplen bytes of segment. */
 static uint32_t pseudo(const uint8_t *ip, size_t tcplen)
@@ -172,27 +173,27 @@ size_t tu_tcp_frame(uint8_t *buf, uint32_t seq, size_t payload, int partial)
 	memcpy(buf, eth, sizeof(eth));
 	memset(ip, 0, 40);
 	ip[0] = 0x45;
-	put16(ip + 2, (unsigned)(40 + payload));
-	put16(ip + 4, 0x1234);
-	put16(ip + 6, 0x4000); /* DF */
+	tu_put16(ip + 2, (unsigned)(40 + payload));
+	tu_put16(ip + 4, 0x1234);
+	tu_put16(ip + 6, 0x4000); /* DF */
 	ip[8] = 64;
 	ip[9] = 6;
-	put32(ip + 12, 0xc0000201); /* 192.0.2.1 */
-	put32(ip + 16, 0xc0000202); /* 192.0.2.2 */
-	put16(ip + 10, (uint16_t)~tu_csum_fold(tu_csum_add(0, ip, 20)));
-	put16(tcp, 40000);
-	put16(tcp + 2, 5001);
-	put32(tcp + 4, seq);
-	put32(tcp + 8, 1);
+	tu_put32(ip + 12, 0xc0000201); /* 192.0.2.1 */
+	tu_put32(ip + 16, 0xc0000202); /* 192.0.2.2 */
+	tu_put16(ip + 10, (uint16_t)~tu_csum_fold(tu_csum_add(0, ip, 20)));
+	tu_put16(tcp, 40000);
+	tu_put16(tcp + 2, 5001);
+	tu_put32(tcp + 4, seq);
+	tu_put32(tcp + 8, 1);
 	tcp[12] = 5 << 4;
 	tcp[13] = 0x18; /* PSH|ACK */
-	put16(tcp + 14, 65535);
+	tu_put16(tcp + 14, 65535);
 	for (size_t i = 0; i < payload; i++)
 		tcp[20 + i] = (uint8_t)(i * 7 + 3);
 	c = tu_csum_fold(pseudo(ip, 20 + payload));
 	if (!partial)
 		c = (uint16_t)~tu_csum_fold(tu_csum_add(c, tcp, 20 + payload));
-	put16(tcp + 16, c);
+	tu_put16(tcp + 16, c);
 	return 14 + 40 + payload;
 }
 
@@ -215,6 +216,6 @@ long tu_tcp_check(const uint8_t *f, size_t len, uint32_t *seq)
 	if (tu_csum_fold(tu_csum_add(pseudo(ip, tcplen), tcp, tcplen)) !=
 	    0xffff)
 		return -2;
-	*seq = get32(tcp + 4);
+	*seq = tu_get32(tcp + 4);
 	return (long)(tcplen - (size_t)(tcp[12] >> 4) * 4);
 }

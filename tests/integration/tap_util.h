@@ -38,6 +38,11 @@ netbe_t *tu_open(const char *spec, netbe_loop_t *loop);
 /* Waits up to @ms for @be's fd to become readable; 1 when it did. */
 int tu_wait(netbe_t *be, int ms);
 
+/* Big-endian field access for hand-built frames. */
+void tu_put16(uint8_t *p, unsigned v);
+void tu_put32(uint8_t *p, uint32_t v);
+uint32_t tu_get32(const uint8_t *p);
+
 /* Internet checksum helpers (RFC 1071). */
 uint32_t tu_csum_add(uint32_t sum, const void *p, size_t len);
 uint16_t tu_csum_fold(uint32_t sum);
