@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 200;
 	static const size_t sizes[] = { 60, 1514, 65000 };
-	uint64_t g = VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4;
+	uint64_t g = NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4;
 	netbe_t *a, *b;
 
 	if (unshare(CLONE_NEWNET) < 0 || bridge_up("br0") < 0) {
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	}
 	if (netbe_open(&a, "tap,ifname=pa,bridge=br0", NULL, noop, NULL) ||
 	    netbe_open(&b, "tap,ifname=pb,bridge=br0", NULL, noop, NULL) ||
-	    netbe_set_cap(a, VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4, HDR) ||
+	    netbe_set_cap(a, NETBE_F_CSUM | NETBE_F_HOST_TSO4, HDR) ||
 	    netbe_set_cap(b, g, HDR)) {
 		printf("open: %s\n", netbe_last_error());
 		return 1;

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netbe_int.h"
+#include "backend.h"
 
 struct netbe__kv {
 	char *key;

@@ -28,7 +28,7 @@ NETBE__EXPORT const char *netbe_last_error(void)
 
 NETBE__EXPORT const char *netbe_version(void)
 {
-	return "0.1.0";
+	return NETBE_VERSION_STRING;
 }
 
 int netbe__err(int err, const char *fmt, ...)

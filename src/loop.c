@@ -216,6 +216,8 @@ static int ev_to_netbe(const netbe_watch_t *w, uint32_t ev)
 		out |= w->events & NETBE_EV_READ;
 	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		out |= w->events & NETBE_EV_WRITE;
+	if (ev & EPOLLERR)
+		out |= NETBE_EV_ERROR;
 	return out;
 }
 

@@ -1,71 +1,128 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The backend API: handles, queues, negotiation, counters.
+ * The backend API: handles, queues, negotiation, receive control.
  *
  * Theory of operation
  *   netbe_init() checks the config, picks the backend (registry.c), lets
- *   it open, then registers every queue's fd with the loop, disabled.  The
- *   loop calls rx_ready(), which calls the frontend's callback; the
- *   frontend then pulls frames with peek/recv.  Every frame crosses
- *   vnet.c, which translates header lengths, and is counted here, once, so
- *   backends stay small and every backend's counters mean the same thing.
+ *   it open, builds one handle per queue from what open returned
+ *   (struct netbe__opened), then registers every queue's fd with the
+ *   loop, disabled.  The loop calls rx_ready(), which calls the
+ *   frontend's callback; the frontend then pulls frames with peek/recv
+ *   (frames.c).  Every frame crosses vnet.c, which translates header
+ *   lengths and checks the frontend's header, and is counted in frames.c,
+ *   once, so backends stay small and every backend's counters mean the
+ *   same thing.
  *
- *   Queues: a backend with several queues (tap's IFF_MULTI_QUEUE) gets one
- *   handle per queue; queue 0 is the handle netbe_init() returns and owns
- *   the others.  Negotiation always happens on queue 0 and is copied to
- *   the others, so a queue handle never disagrees about header lengths.
+ *   The seam.  The handle (core.h) is the core's: a backend sees only its
+ *   struct netbe__queue (priv, queue index, header length) and reports
+ *   through netbe__q_drop/hangup/log (backend.h).  Header lengths are
+ *   written here only: from open's result, and from set_cap's return
+ *   value, copied to every queue.
+ *
+ *   Queues: every handle is a queue; queue 0 is the handle netbe_init()
+ *   returns and owns the others.  Calls on the backend as a whole (close,
+ *   negotiation, MAC, MTU, totals) go to queue 0 from any queue's handle;
+ *   calls on frames and receive stay on the queue given (netbe.h).
+ *
+ *   Held frames.  A frame staged by peek_recvlen, or the segments of a
+ *   received GSO frame, sit in memory behind an fd that is already
+ *   empty, so the loop would not call back for them.  The receive side
+ *   keeps an atomic "held" flag; netbe_rx_enable() with the flag set
+ *   writes the queue's kick eventfd, which the loop watches alongside the
+ *   fd, so the callback runs once more.
+ *
+ *   Errors on a queue's fd (EPOLLERR: a link down, an interface deleted)
+ *   go to the backend's rx_error, or are read here with SO_ERROR; a fd
+ *   that keeps reporting errors with nothing to read is given up on with
+ *   a log line, instead of waking the loop forever.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include "netbe_int.h"
+#include "core.h"
 #include "offload.h"
 #include "vnet.h"
 
-#define ETH_HDR_LEN 14
+#define LABEL_MAX 160
+/* Error events in a row, with no error to read, before a fd is given up. */
+#define ERR_EVENTS_MAX 16
 
-static netbe_t *root(netbe_t *be)
+static void rx_deliver(netbe_t *be, int fd)
 {
-	return be->parent ? be->parent : be;
+	be->cb(fd, NETBE_EV_READ, be->cb_param);
+}
+
+/* The fd reported an error: true when the queue should go on. */
+static bool rx_error(netbe_t *be, int fd)
+{
+	int err = 0, r;
+	socklen_t len = sizeof(err);
+
+	if (be->ops->rx_error)
+		r = be->ops->rx_error(&be->bq, fd);
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+		r = (netbe__q_log(&be->bq, NETBE_LOG_WARN, "receive: %s",
+				  strerror(err)), 0);
+	else
+		r = ++be->err_events > ERR_EVENTS_MAX ? -EIO : 0;
+	if (r == 0)
+		return true;
+	netbe__q_log(&be->bq, NETBE_LOG_ERR, "receive side gone (%s); no "
+		     "more frames from this queue", strerror(-r));
+	netbe__count(&be->rx.errors, 1);
+	netbe__q_hangup(&be->bq);
+	return false;
 }
 
 static void rx_ready(int fd, int events, void *arg)
 {
 	netbe_t *be = arg;
 
-	be->cb(fd, events, be->cb_param);
+	if ((events & NETBE_EV_ERROR) && !rx_error(be, fd))
+		return;
+	if (!(events & NETBE_EV_ERROR))
+		be->err_events = 0;
+	rx_deliver(be, fd);
 }
 
-int netbe__add_queue(netbe_t *be, int fd)
+static void rx_kicked(int fd, int events, void *arg)
 {
-	netbe_t **qs = realloc(be->queues, (be->nqueues + 1) * sizeof(*qs));
-	netbe_t *q;
+	netbe_t *be = arg;
+	uint64_t v;
 
-	if (!qs)
-		return -ENOMEM;
-	be->queues = qs;
-	q = calloc(1, sizeof(*q));
-	if (!q)
-		return -ENOMEM;
-	*q = (netbe_t){ .ops = be->ops, .priv = be->priv, .parent = be,
-			.qidx = be->nqueues, .fd = fd, .loop = be->loop,
-			.be_hdr_len = be->be_hdr_len, .mtu_cfg = be->mtu_cfg };
-	qs[be->nqueues++] = q;
-	return 0;
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;
+	if (!__atomic_load_n(&be->hangup, __ATOMIC_ACQUIRE))
+		rx_deliver(be, be->fd);
+}
+
+/* ---- handles ------------------------------------------------------------- */
+
+static void queue_free(netbe_t *q)
+{
+	netbe__vnet_free(q);
+	if (q->kickfd >= 0)
+		close(q->kickfd);
+	free(q->discard_buf);
+	if (q->parent)
+		free(q);
 }
 
 static void handle_free(netbe_t *be)
 {
-	for (unsigned i = 1; i < be->nqueues; i++) {
-		netbe__vnet_free(be->queues[i]);
-		free(be->queues[i]->discard_buf);
-		free(be->queues[i]);
-	}
+	for (unsigned i = 1; i < be->nqueues; i++)
+		queue_free(be->queues[i]);
+	queue_free(be);
 	free(be->queues);
-	netbe__vnet_free(be);
-	free(be->discard_buf);
-	free(be->priv);
+	free(be->bq.priv);
+	free(be->spec);
+	free(be->label);
 	free(be);
 }
 
@@ -75,14 +132,14 @@ static int handle_new(netbe_t **out, const struct netbe__ops *ops,
 	netbe_t *be = calloc(1, sizeof(*be));
 
 	if (!be || !(be->queues = calloc(1, sizeof(*be->queues))) ||
-	    (ops->priv_size && !(be->priv = calloc(1, ops->priv_size)))) {
+	    (ops->priv_size && !(be->bq.priv = calloc(1, ops->priv_size)))) {
 		if (be)
 			free(be->queues);
 		free(be);
 		return netbe__err(-ENOMEM, "%s: out of memory", ops->name);
 	}
 	be->ops = ops;
-	be->fd = -1;
+	be->fd = be->kickfd = -1;
 	be->loop = loop;
 	be->cb = cb;
 	be->cb_param = param;
@@ -92,56 +149,113 @@ static int handle_new(netbe_t **out, const struct netbe__ops *ops,
 	return 0;
 }
 
-static void apply_generic(netbe_t *be, const struct netbe__opts *o)
+/* Handles for queues 1.. of what open returned. */
+static int add_queues(netbe_t *be, const struct netbe__opened *op)
+{
+	netbe_t **qs = realloc(be->queues, op->nqueues * sizeof(*qs));
+
+	if (!qs)
+		return -ENOMEM;
+	be->queues = qs;
+	for (unsigned i = 1; i < op->nqueues; i++) {
+		netbe_t *q = calloc(1, sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		*q = (netbe_t){ .bq = { .priv = be->bq.priv, .idx = i },
+				.ops = be->ops, .parent = be, .fd = op->fd[i],
+				.kickfd = -1, .loop = be->loop };
+		qs[be->nqueues++] = q;
+	}
+	return 0;
+}
+
+/* Every queue takes what open said about the backend. */
+static void apply_opened(netbe_t *be, const struct netbe__opened *op)
+{
+	be->fd = op->fd[0];
+	for (unsigned i = 0; i < be->nqueues; i++) {
+		netbe_t *q = be->queues[i];
+
+		q->bq.hdr_len = op->hdr_len;
+		q->be_caps = op->caps & NETBE_OFFLOAD_MASK;
+		q->mtu_cfg = be->mtu_cfg;
+		q->cb = be->cb;
+		q->cb_param = be->cb_param;
+	}
+}
+
+static void apply_generic(netbe_t *be, struct netbe__opts *o)
 {
 	const char *mac = netbe__opt_str(o, "mac", NULL);
 
 	be->has_mac = mac && netbe__parse_mac(mac, be->mac) == 0;
 	be->mtu_cfg = (unsigned)netbe__opt_uint(o, "mtu", 0);
+	o->mtu = be->mtu_cfg;
+	o->loop = be->loop;
 }
 
 static void unwatch_all(netbe_t *be)
 {
 	for (unsigned i = 0; i < be->nqueues; i++) {
-		netbe_watch_del(be->queues[i]->watch);
-		be->queues[i]->watch = NULL;
+		netbe_t *q = be->queues[i];
+
+		netbe_watch_del(q->watch);
+		netbe_watch_del(q->kick_watch);
+		q->watch = q->kick_watch = NULL;
 	}
+}
+
+static int watch_queue(netbe_t *q)
+{
+	int r;
+
+	if (q->fd < 0)
+		return 0;
+	q->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->kickfd < 0)
+		return -errno;
+	r = netbe_loop_add_fd(q->loop, q->fd, NETBE_EV_READ, 0, rx_ready, q,
+			      &q->watch);
+	if (r == 0)
+		r = netbe_loop_add_fd(q->loop, q->kickfd, NETBE_EV_READ, 0,
+				      rx_kicked, q, &q->kick_watch);
+	return r;
 }
 
 static int watch_all(netbe_t *be)
 {
 	for (unsigned i = 0; i < be->nqueues; i++) {
-		netbe_t *q = be->queues[i];
-		int r;
+		int r = watch_queue(be->queues[i]);
 
-		q->cb = be->cb;
-		q->cb_param = be->cb_param;
-		if (q->fd < 0)
-			continue;
-		r = netbe_loop_add_fd(be->loop, q->fd, NETBE_EV_READ, 0,
-				      rx_ready, q, &q->watch);
 		if (r < 0) {
 			unwatch_all(be);
-			return r;
+			return netbe__err(r, "%s: cannot watch queue %u: %s",
+					  be->label, i, strerror(-r));
 		}
 	}
 	return 0;
 }
 
-/* What the backend carries itself, without the software engine. */
-static uint64_t native_cap(netbe_t *be)
+static int open_backend(netbe_t *be, const struct netbe__opts *o)
 {
-	return be->ops->get_cap ? be->ops->get_cap(be) & NETBE_OFFLOAD_MASK
-				: 0;
-}
+	struct netbe__opened *op = calloc(1, sizeof(*op));
+	int r;
 
-/* Until set_cap, every queue knows what the backend delivers unasked. */
-static void init_caps(netbe_t *be)
-{
-	uint64_t c = native_cap(be);
-
-	for (unsigned i = 0; i < be->nqueues; i++)
-		be->queues[i]->be_caps = c;
+	if (!op)
+		return netbe__err(-ENOMEM, "%s: out of memory", be->label);
+	op->nqueues = 1;
+	for (unsigned i = 0; i < NETBE__MAX_QUEUES; i++)
+		op->fd[i] = -1;
+	r = be->ops->open(&be->bq, o, op);
+	if (r == 0 && (r = add_queues(be, op)) < 0) {
+		be->ops->close(&be->bq);
+		netbe__err(r, "%s: out of memory", be->label);
+	}
+	if (r == 0)
+		apply_opened(be, op);
+	free(op);
+	return r;
 }
 
 NETBE__EXPORT int netbe_init_loop(netbe_t **out, const netbe_config_t *cfg,
@@ -162,19 +276,18 @@ NETBE__EXPORT int netbe_init_loop(netbe_t **out, const netbe_config_t *cfg,
 		return r;
 	ops = netbe__backend_select(cfg, &o.be_name);
 	o.token = netbe_config_get(cfg, "backend");
+	o.type = ops->name;
 	if (!loop && !(loop = netbe_loop_default()))
 		return netbe__err(-ENOMEM, "netbe_init: no default loop");
 	r = handle_new(&be, ops, loop, cb, param);
 	if (r < 0)
 		return r;
 	apply_generic(be, &o);
-	r = ops->open(be, &o);
-	if (r < 0)
+	if ((r = netbe__label_init(be, cfg)) < 0 ||
+	    (r = open_backend(be, &o)) < 0)
 		goto fail;
-	init_caps(be);
-	r = watch_all(be);
-	if (r < 0) {
-		ops->close(be);
+	if ((r = watch_all(be)) < 0) {
+		ops->close(&be->bq);
 		goto fail;
 	}
 	*out = be;
@@ -212,9 +325,9 @@ NETBE__EXPORT void netbe_cleanup(netbe_t *be)
 {
 	if (!be)
 		return;
-	be = root(be);
+	be = netbe__root(be);
 	unwatch_all(be);
-	be->ops->close(be);
+	be->ops->close(&be->bq);
 	handle_free(be);
 }
 
@@ -229,18 +342,7 @@ NETBE__EXPORT const char *netbe_get_name(const netbe_t *be)
  * software; GUEST_* only as the backend has them (nothing to emulate). */
 NETBE__EXPORT uint64_t netbe_get_cap(netbe_t *be)
 {
-	be = root(be);
-	return native_cap(be) | NETBE__OFFL_EMULATED;
-}
-
-static void sync_queues(netbe_t *be)
-{
-	for (unsigned i = 1; i < be->nqueues; i++) {
-		be->queues[i]->be_hdr_len = be->be_hdr_len;
-		be->queues[i]->fe_hdr_len = be->fe_hdr_len;
-		be->queues[i]->features = be->features;
-		be->queues[i]->be_caps = be->be_caps;
-	}
+	return netbe__root(be)->be_caps | NETBE__OFFL_EMULATED;
 }
 
 static int check_cap(netbe_t *be, uint64_t offl, unsigned len)
@@ -252,307 +354,79 @@ static int check_cap(netbe_t *be, uint64_t offl, unsigned len)
 		return netbe__err(-EINVAL,
 				  "%s: invalid virtio-net header length %u "
 				  "(valid: 0, 10, 12)",
-				  be->ops->name, len);
+				  be->label, len);
 	if (missing)
 		return netbe__err(-ENOTSUP,
 				  "%s: offload features 0x%llx not supported",
-				  be->ops->name, (unsigned long long)missing);
+				  be->label, (unsigned long long)missing);
 	if (offl && !len)
 		return netbe__err(-EINVAL,
 				  "%s: offloads need a virtio-net header",
-				  be->ops->name);
+				  be->label);
 	return 0;
 }
 
 NETBE__EXPORT int netbe_set_cap(netbe_t *be, uint64_t features,
 				unsigned vnet_hdr_len)
 {
-	uint64_t offl = features & NETBE_OFFLOAD_MASK, native;
-	int r;
+	uint64_t offl = features & NETBE_OFFLOAD_MASK;
+	int r, hdr;
 
-	be = root(be);
+	be = netbe__root(be);
 	r = check_cap(be, offl, vnet_hdr_len);
 	if (r < 0)
 		return r;
 	/* The backend hears only of what it does itself. */
-	native = native_cap(be);
+	hdr = (int)be->bq.hdr_len;
 	if (be->ops->set_cap) {
-		r = be->ops->set_cap(be, offl & native, vnet_hdr_len);
-		if (r < 0)
-			return r;
+		hdr = be->ops->set_cap(&be->bq, offl & be->be_caps,
+				       vnet_hdr_len);
+		if (hdr < 0)
+			return hdr;
 	}
-	be->fe_hdr_len = vnet_hdr_len;
-	be->features = offl;
-	be->be_caps = native;
-	sync_queues(be);
+	for (unsigned i = 0; i < be->nqueues; i++) {
+		netbe_t *q = be->queues[i];
+
+		q->bq.hdr_len = (unsigned)hdr;
+		q->fe_hdr_len = vnet_hdr_len;
+		q->features = offl;
+	}
 	return 0;
 }
 
 NETBE__EXPORT size_t netbe_get_vnet_hdr_len(netbe_t *be)
 {
-	return be->be_hdr_len;
-}
-
-/* ---- frames ------------------------------------------------------------ */
-
-static void count_tx(netbe_t *be, ssize_t r)
-{
-	if (r >= 0) {
-		netbe__count(&be->tx.frames, 1);
-		netbe__count(&be->tx.bytes, (uint64_t)r);
-	} else if (r == -EAGAIN || r == -ENOBUFS) {
-		netbe__count(&be->tx.drops, 1);
-	} else {
-		netbe__count(&be->tx.errors, 1);
-	}
-}
-
-static void count_rx(netbe_t *be, ssize_t r)
-{
-	if (r > 0) {
-		netbe__count(&be->rx.frames, 1);
-		netbe__count(&be->rx.bytes, (uint64_t)r);
-	} else if (r == -ENOSPC) {
-		netbe__count(&be->rx.drops, 1);
-	} else if (r < 0 && r != -EAGAIN) {
-		netbe__count(&be->rx.errors, 1);
-	}
-}
-
-/* Refuses runt and giant frames before any backend sees them. */
-static ssize_t check_tx_len(netbe_t *be, const struct iovec *iov, int iovcnt)
-{
-	size_t len = netbe__iov_len(iov, iovcnt);
-
-	/* One entry is kept for the header translation may add. */
-	if (iovcnt <= 0 || iovcnt >= NETBE__IOV_MAX)
-		return -EINVAL;
-	if (len < be->fe_hdr_len + ETH_HDR_LEN)
-		return -EINVAL;
-	/* GSO frames too: virtio-net's largest is 64 KiB plus headers. */
-	if (len - be->fe_hdr_len > NETBE_MAX_FRAME)
-		return -EMSGSIZE;
-	return (ssize_t)len;
-}
-
-static ssize_t send_one(netbe_t *be, const struct iovec *iov, int iovcnt)
-{
-	ssize_t r = check_tx_len(be, iov, iovcnt);
-
-	if (r >= 0)
-		r = netbe__vnet_send(be, iov, iovcnt);
-	count_tx(be, r);
-	/* Errors are rare; a full backend (EAGAIN) is not one. */
-	if (r < 0 && r != -EAGAIN)
-		netbe__err((int)r, "%s: frame not sent: %s", be->ops->name,
-			   strerror((int)-r));
-	return r;
-}
-
-NETBE__EXPORT ssize_t netbe_send(netbe_t *be, const struct iovec *iov,
-				 int iovcnt)
-{
-	return send_one(be, iov, iovcnt);
-}
-
-NETBE__EXPORT ssize_t netbe_peek_recvlen(netbe_t *be)
-{
-	ssize_t r = netbe__vnet_peek(be);
-
-	return r == -EAGAIN ? 0 : r;
-}
-
-NETBE__EXPORT ssize_t netbe_recv(netbe_t *be, const struct iovec *iov,
-				 int iovcnt)
-{
-	ssize_t r;
-
-	if (iovcnt < 0 || iovcnt > NETBE__IOV_MAX)
-		return -EINVAL;
-	r = netbe__vnet_recv(be, iov, iovcnt);
-	count_rx(be, r);
-	if (r < 0 && r != -EAGAIN)
-		netbe__err((int)r, "%s: frame not received: %s", be->ops->name,
-			   strerror((int)-r));
-	return r == -EAGAIN ? 0 : r;
-}
-
-NETBE__EXPORT ssize_t netbe_rx_discard(netbe_t *be)
-{
-	size_t len = NETBE_MAX_FRAME + NETBE_VNET_HDR_MRG_LEN;
-	struct iovec iov;
-	ssize_t r;
-
-	/* Big enough for any frame, GSO ones included; one per handle since
-	 * only that handle's receive thread uses it. */
-	if (!be->discard_buf && !(be->discard_buf = malloc(len)))
-		return -ENOMEM;
-	iov.iov_base = be->discard_buf;
-	iov.iov_len = len;
-	r = netbe__vnet_recv(be, &iov, 1);
-	if (r > 0)
-		netbe__count(&be->rx.drops, 1);
-	else
-		count_rx(be, r);
-	return r == -EAGAIN ? 0 : r;
-}
-
-/* Length of the first run of frames that can go out in one native
- * batch: well-formed, and needing no software offload. */
-static int tx_run(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (check_tx_len(be, msgs[i].iov, msgs[i].iovcnt) < 0 ||
-		    netbe__vnet_tx_soft(be, msgs[i].iov, msgs[i].iovcnt))
-			break;
-	return i;
-}
-
-static int send_native(netbe_t *be, struct netbe_msg *msgs, int n,
-		       int *tried)
-{
-	int r = netbe__vnet_send_batch(be, msgs, n, tried);
-
-	/* len 0: a frame the backend refused and counted itself. */
-	for (int i = 0; i < r; i++) {
-		if (!msgs[i].len)
-			continue;
-		netbe__count(&be->tx.frames, 1);
-		netbe__count(&be->tx.bytes, msgs[i].len);
-	}
-	if (r < 0 && r != -EAGAIN && r != -ENOBUFS)
-		netbe__count(&be->tx.errors, 1);
-	return r;
-}
-
-/* A frame that cannot join a batch: malformed, or for the engine.
- * Returns 1 when handled (sent or dropped), 0 when the backend is full,
- * or -errno when the backend failed. */
-static int send_single(netbe_t *be, struct netbe_msg *m)
-{
-	ssize_t r = send_one(be, m->iov, m->iovcnt);
-
-	m->len = r < 0 ? 0 : (size_t)r;
-	if (r == -EAGAIN || r == -ENOBUFS)
-		return 0;
-	if (r < 0 && r != -EINVAL && r != -EMSGSIZE && r != -EPROTO)
-		return (int)r;
-	return 1;
-}
-
-/* Native batches for runs of frames that allow it; the others one by one
- * between them. */
-static int send_batch_native(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int done = 0;
-
-	while (done < n) {
-		int run = tx_run(be, msgs + done, n - done), tried, r;
-
-		if (run == 0) {
-			r = send_single(be, &msgs[done]);
-			if (r <= 0)
-				return done ? done : (r ? r : -EAGAIN);
-			done++;
-			continue;
-		}
-		r = send_native(be, msgs + done, run, &tried);
-		if (r < 0)
-			return done ? done : r;
-		done += r;
-		if (r < tried)
-			break; /* full */
-	}
-	return done;
-}
-
-static int send_batch_loop(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		int r = send_single(be, &msgs[i]);
-
-		if (r <= 0)
-			return i ? i : (r ? r : -EAGAIN);
-	}
-	return i;
-}
-
-NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int r;
-
-	if (n <= 0)
-		return 0;
-	if (be->ops->send_batch)
-		r = send_batch_native(be, msgs, n);
-	else
-		r = send_batch_loop(be, msgs, n);
-	/* Frames after a full backend's last accepted one were refused. */
-	if (r >= 0 && r < n)
-		netbe__count(&be->tx.drops, (uint64_t)(n - r));
-	return r;
-}
-
-static int recv_native(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int r;
-
-	/* A batch of frames that were all dropped (too big for their
-	 * buffers) is not "nothing waiting": try again. */
-	do
-		r = be->ops->recv_batch(be, msgs, n);
-	while (r == -ENOSPC);
-
-	for (int i = 0; i < r; i++) {
-		netbe__count(&be->rx.frames, 1);
-		netbe__count(&be->rx.bytes, msgs[i].len);
-	}
-	if (r < 0 && r != -EAGAIN)
-		netbe__count(&be->rx.errors, 1);
-	return r == -EAGAIN ? 0 : r;
-}
-
-NETBE__EXPORT int netbe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
-{
-	int i = 0;
-
-	if (n <= 0)
-		return 0;
-	if (be->ops->recv_batch && netbe__vnet_rx_plain(be))
-		return recv_native(be, msgs, n);
-	while (i < n) {
-		ssize_t r = netbe_recv(be, msgs[i].iov, msgs[i].iovcnt);
-
-		if (r == -ENOSPC)
-			continue; /* dropped and counted; reuse the slot */
-		if (r <= 0)
-			return i ? i : (int)r;
-		msgs[i++].len = (size_t)r;
-	}
-	return i;
+	return netbe__root(be)->bq.hdr_len;
 }
 
 /* ---- receive control ----------------------------------------------------- */
 
 NETBE__EXPORT void netbe_rx_enable(netbe_t *be)
 {
-	if (be->watch && !be->hangup)
-		netbe_watch_enable(be->watch);
+	if (!be->watch || __atomic_load_n(&be->hangup, __ATOMIC_ACQUIRE))
+		return;
+	netbe_watch_enable(be->watch);
+	netbe_watch_enable(be->kick_watch);
+	if (__atomic_load_n(&be->held, __ATOMIC_ACQUIRE)) {
+		uint64_t one = 1;
+
+		(void)!write(be->kickfd, &one, sizeof(one));
+	}
 }
 
 NETBE__EXPORT void netbe_rx_disable(netbe_t *be)
 {
-	if (be->watch)
-		netbe_watch_disable(be->watch);
+	if (!be->watch)
+		return;
+	netbe_watch_disable(be->watch);
+	netbe_watch_disable(be->kick_watch);
 }
 
-void netbe__rx_hangup(netbe_t *be)
+void netbe__q_hangup(struct netbe__queue *bq)
 {
-	be->hangup = true;
+	netbe_t *be = netbe__from_bq(bq);
+
+	__atomic_store_n(&be->hangup, 1, __ATOMIC_RELEASE);
 	netbe_rx_disable(be);
 }
 
@@ -572,11 +446,11 @@ NETBE__EXPORT int netbe_get_mac(netbe_t *be, void *buf, size_t *buflen)
 	uint8_t mac[6];
 	int r = 0;
 
-	be = root(be);
+	be = netbe__root(be);
 	if (be->has_mac)
 		memcpy(mac, be->mac, sizeof(mac));
 	else if (be->ops->get_mac)
-		r = be->ops->get_mac(be, mac);
+		r = be->ops->get_mac(&be->bq, mac);
 	else
 		r = -ENOTSUP;
 	if (r < 0)
@@ -590,9 +464,9 @@ NETBE__EXPORT int netbe_get_mac(netbe_t *be, void *buf, size_t *buflen)
 
 NETBE__EXPORT int netbe_get_mtu(netbe_t *be)
 {
-	be = root(be);
+	be = netbe__root(be);
 	if (be->ops->get_mtu)
-		return be->ops->get_mtu(be);
+		return be->ops->get_mtu(&be->bq);
 	return be->mtu_cfg ? (int)be->mtu_cfg : 1500;
 }
 
@@ -603,34 +477,11 @@ NETBE__EXPORT int netbe_get_fd(const netbe_t *be)
 
 NETBE__EXPORT unsigned netbe_get_nqueues(const netbe_t *be)
 {
-	return be->parent ? be->parent->nqueues : be->nqueues;
+	return netbe__root(be)->nqueues;
 }
 
 NETBE__EXPORT netbe_t *netbe_get_queue(netbe_t *be, unsigned idx)
 {
-	be = root(be);
+	be = netbe__root(be);
 	return idx < be->nqueues ? be->queues[idx] : NULL;
-}
-
-static void add_dir(uint64_t *dst, const struct netbe__dir_stats *d)
-{
-	dst[0] += __atomic_load_n(&d->frames, __ATOMIC_RELAXED);
-	dst[1] += __atomic_load_n(&d->bytes, __ATOMIC_RELAXED);
-	dst[2] += __atomic_load_n(&d->drops, __ATOMIC_RELAXED);
-	dst[3] += __atomic_load_n(&d->errors, __ATOMIC_RELAXED);
-}
-
-NETBE__EXPORT void netbe_get_stats(const netbe_t *be, struct netbe_stats *st)
-{
-	uint64_t rx[4] = { 0 }, tx[4] = { 0 };
-	unsigned n = be->parent ? 1 : be->nqueues;
-
-	for (unsigned i = 0; i < n; i++) {
-		const netbe_t *q = be->parent ? be : be->queues[i];
-
-		add_dir(rx, &q->rx);
-		add_dir(tx, &q->tx);
-	}
-	*st = (struct netbe_stats){ rx[0], rx[1], rx[2], rx[3],
-				    tx[0], tx[1], tx[2], tx[3] };
 }

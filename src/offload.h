@@ -16,14 +16,14 @@
 
 /* HOST_* bits the engine can always provide in software. */
 #define NETBE__OFFL_EMULATED                                                 \
-	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |                        \
-	 VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN |                    \
-	 VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_HOST_USO)
+	(NETBE_F_CSUM | NETBE_F_HOST_TSO4 |                        \
+	 NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |                    \
+	 NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
 #define NETBE__OFFL_GUEST                                                    \
-	(VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |                 \
-	 VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN |                  \
-	 VIRTIO_NET_F_GUEST_UFO | VIRTIO_NET_F_GUEST_USO4 |                  \
-	 VIRTIO_NET_F_GUEST_USO6)
+	(NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |                 \
+	 NETBE_F_GUEST_TSO6 | NETBE_F_GUEST_ECN |                  \
+	 NETBE_F_GUEST_UFO | NETBE_F_GUEST_USO4 |                  \
+	 NETBE_F_GUEST_USO6)
 
 /* Longest run of L2+L3+L4 headers segmentation handles. */
 #define NETBE__OFFL_HDR_MAX 256

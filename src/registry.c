@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netbe_int.h"
+#include "backend.h"
 
 static const struct netbe__ops *const backends[] = {
 	&netbe__tap_ops,
@@ -26,16 +26,6 @@ static const struct netbe__ops *const backends[] = {
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
-
-size_t netbe__backend_count(void)
-{
-	return NBACKENDS;
-}
-
-const struct netbe__ops *netbe__backend_at(size_t i)
-{
-	return i < NBACKENDS ? backends[i] : NULL;
-}
 
 /* Length of the longest prefix in @ops->prefixes that starts @token. */
 static size_t prefix_match(const struct netbe__ops *ops, const char *token)

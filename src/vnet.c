@@ -42,7 +42,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "netbe_int.h"
+#include "core.h"
 #include "offload.h"
 #include "vnet.h"
 
@@ -143,7 +143,7 @@ static void log_drop(const netbe_t *be, const char *dir,
 	n = __atomic_exchange_n(&quiet, 0, __ATOMIC_RELAXED);
 	netbe__log(NETBE_LOG_WARN, "%s: %s frame dropped: %s (flags %#x "
 		   "gso_type %#x gso_size %u hdr_len %u csum_start %u "
-		   "csum_offset %u; %u more not logged)", be->ops->name, dir,
+		   "csum_offset %u; %u more not logged)", be->label, dir,
 		   netbe__offl_reason(why), h->flags, h->gso_type,
 		   le16toh(h->gso_size), le16toh(h->hdr_len),
 		   le16toh(h->csum_start), le16toh(h->csum_offset), n);
@@ -156,22 +156,22 @@ static uint64_t needs(const struct netbe_vnet_hdr *h, bool rx)
 	uint64_t f = 0;
 
 	if (h->flags & NETBE_VNET_HDR_F_NEEDS_CSUM)
-		f |= rx ? VIRTIO_NET_F_GUEST_CSUM : VIRTIO_NET_F_CSUM;
+		f |= rx ? NETBE_F_GUEST_CSUM : NETBE_F_CSUM;
 	if (h->gso_type & NETBE_VNET_HDR_GSO_ECN)
-		f |= rx ? VIRTIO_NET_F_GUEST_ECN : VIRTIO_NET_F_HOST_ECN;
+		f |= rx ? NETBE_F_GUEST_ECN : NETBE_F_HOST_ECN;
 	switch (h->gso_type & (uint8_t)~NETBE_VNET_HDR_GSO_ECN) {
 	case NETBE_VNET_HDR_GSO_NONE:
 		return h->gso_type ? ~0ULL : f;
 	case NETBE_VNET_HDR_GSO_TCPV4:
-		return f | (rx ? VIRTIO_NET_F_GUEST_TSO4 : VIRTIO_NET_F_HOST_TSO4);
+		return f | (rx ? NETBE_F_GUEST_TSO4 : NETBE_F_HOST_TSO4);
 	case NETBE_VNET_HDR_GSO_TCPV6:
-		return f | (rx ? VIRTIO_NET_F_GUEST_TSO6 : VIRTIO_NET_F_HOST_TSO6);
+		return f | (rx ? NETBE_F_GUEST_TSO6 : NETBE_F_HOST_TSO6);
 	case NETBE_VNET_HDR_GSO_UDP:
-		return f | (rx ? VIRTIO_NET_F_GUEST_UFO : VIRTIO_NET_F_HOST_UFO);
+		return f | (rx ? NETBE_F_GUEST_UFO : NETBE_F_HOST_UFO);
 	case NETBE_VNET_HDR_GSO_UDP_L4:
 		/* Without parsing: a frontend takes USO with both halves. */
-		return f | (rx ? VIRTIO_NET_F_GUEST_USO4 | VIRTIO_NET_F_GUEST_USO6
-			       : VIRTIO_NET_F_HOST_USO);
+		return f | (rx ? NETBE_F_GUEST_USO4 | NETBE_F_GUEST_USO6
+			       : NETBE_F_HOST_USO);
 	default:
 		return ~0ULL;
 	}
@@ -179,14 +179,14 @@ static uint64_t needs(const struct netbe_vnet_hdr *h, bool rx)
 
 bool netbe__vnet_tx_plain(const netbe_t *be)
 {
-	return be->fe_hdr_len == be->be_hdr_len &&
+	return be->fe_hdr_len == be->bq.hdr_len &&
 	       !(be->features & NETBE__OFFL_EMULATED & ~be->be_caps);
 }
 
 /* May the backend deliver offloads the frontend did not accept? */
 static bool rx_armed(const netbe_t *be)
 {
-	return be->be_hdr_len &&
+	return be->bq.hdr_len &&
 	       (be->be_caps & NETBE__OFFL_GUEST & ~be->features);
 }
 
@@ -194,8 +194,58 @@ bool netbe__vnet_rx_plain(const netbe_t *be)
 {
 	const struct netbe__offl_state *s = be->offl;
 
-	return be->fe_hdr_len == be->be_hdr_len && !rx_armed(be) &&
+	return be->fe_hdr_len == be->bq.hdr_len && !rx_armed(be) &&
 	       !(s && s->qhead < s->qn);
+}
+
+/* ---- the frontend's header: untrusted on every path ---------------------------- */
+
+static bool hdr_offl(const struct netbe_vnet_hdr *h)
+{
+	return (h->flags & NETBE_VNET_HDR_F_NEEDS_CSUM) || h->gso_type;
+}
+
+/*
+ * Checks a header that asks for an offload against the frame (@len bytes
+ * from @off in @iov) it is in front of: 0 or an enum netbe__offl_err.
+ * Only the first bytes are read (the headers a GSO frame's parse needs).
+ */
+static int hdr_check(const struct netbe_vnet_hdr *h, const struct iovec *iov,
+		     int iovcnt, size_t off, size_t len)
+{
+	struct netbe__offl_frame f;
+	uint8_t head[NETBE__OFFL_HDR_MAX];
+	struct iovec v = { head, 0 };
+
+	if (h->gso_type)
+		v.iov_len = netbe__iov_to_buf(iov, iovcnt, off, head,
+					      sizeof(head));
+	return netbe__offl_parse(h, &v, 1, len, &f);
+}
+
+static ssize_t tx_refuse(netbe_t *be, const struct netbe_vnet_hdr *hdr,
+			 int why)
+{
+	log_drop(be, "transmitted", hdr, why);
+	return netbe__err(-EINVAL, "%s: frame refused: %s", be->label,
+			  netbe__offl_reason(why));
+}
+
+/* The frontend's header, checked against the features it negotiated and
+ * the frame: 0, or -EINVAL (logged) for the core to count as bad-header. */
+static ssize_t tx_check(netbe_t *be, const struct netbe_vnet_hdr *hdr,
+			const struct iovec *iov, int iovcnt)
+{
+	size_t len;
+	int why;
+
+	if (!hdr_offl(hdr))
+		return 0;
+	if (needs(hdr, false) & ~be->features)
+		return tx_refuse(be, hdr, NETBE__OFFL_E_GSO_TYPE);
+	len = netbe__iov_len(iov, iovcnt) - be->fe_hdr_len;
+	why = hdr_check(hdr, iov, iovcnt, be->fe_hdr_len, len);
+	return why ? tx_refuse(be, hdr, why) : 0;
 }
 
 /* ---- transmit ----------------------------------------------------------------- */
@@ -204,7 +254,7 @@ bool netbe__vnet_rx_plain(const netbe_t *be)
 static int tx_iov(const netbe_t *be, const struct iovec *iov, int iovcnt,
 		  struct netbe_vnet_hdr *hdr, struct iovec *v)
 {
-	unsigned fe = be->fe_hdr_len, bh = be->be_hdr_len;
+	unsigned fe = be->fe_hdr_len, bh = be->bq.hdr_len;
 	int n = 0, r;
 
 	if (bh)
@@ -224,11 +274,11 @@ static ssize_t tx_translate(netbe_t *be, const struct iovec *iov, int iovcnt,
 	if (!v)
 		return -ENOMEM;
 	n = tx_iov(be, iov, iovcnt, hdr, v);
-	r = n < 0 ? n : be->ops->send(be, v, n);
+	r = n < 0 ? n : be->ops->send(&be->bq, v, n);
 	iov_room_free(v, small);
 	if (r < 0)
 		return r;
-	return r - (ssize_t)be->be_hdr_len + (ssize_t)be->fe_hdr_len;
+	return r - (ssize_t)be->bq.hdr_len + (ssize_t)be->fe_hdr_len;
 }
 
 /* Passes segments to the backend: natively batched when it can. */
@@ -238,9 +288,9 @@ static int tx_emit(void *arg, struct netbe_msg *msgs, int n)
 	int i;
 
 	if (be->ops->send_batch)
-		return be->ops->send_batch(be, msgs, n);
+		return be->ops->send_batch(&be->bq, msgs, n);
 	for (i = 0; i < n; i++) {
-		ssize_t r = be->ops->send(be, msgs[i].iov, msgs[i].iovcnt);
+		ssize_t r = be->ops->send(&be->bq, msgs[i].iov, msgs[i].iovcnt);
 
 		if (r < 0)
 			return i ? i : (int)r;
@@ -264,18 +314,16 @@ static ssize_t tx_soft(netbe_t *be, const struct iovec *iov, int iovcnt,
 		return n;
 	why = netbe__offl_parse(hdr, s->in, n, total - be->fe_hdr_len,
 				&s->frame);
-	if (why) {
-		log_drop(be, "transmitted", hdr, why);
-		return netbe__err(-EINVAL, "%s: offloaded frame refused: %s",
-				  be->ops->name, netbe__offl_reason(why));
-	}
+	if (why)
+		return tx_refuse(be, hdr, why);
 	s->tx.pre = &s->zero;
-	s->tx.pre_len = be->be_hdr_len;
+	s->tx.pre_len = be->bq.hdr_len;
 	r = netbe__offl_emit(&s->frame, s->in, n, &s->tx, tx_emit, be);
 	if (r <= 0)
 		return r < 0 ? r : -EAGAIN;
+	/* Part of the frame left: it is one frame dropped, not to resend. */
 	if ((unsigned)r < s->frame.nsegs)
-		netbe__count(&be->tx.drops, s->frame.nsegs - (unsigned)r);
+		return -ENOBUFS;
 	return (ssize_t)total;
 }
 
@@ -297,18 +345,24 @@ static bool tx_native(const netbe_t *be, const struct netbe_vnet_hdr *hdr)
 {
 	uint64_t need = needs(hdr, false);
 
-	return !need || (be->be_hdr_len && !(need & ~be->be_caps));
+	return !need || (be->bq.hdr_len && !(need & ~be->be_caps));
 }
 
-bool netbe__vnet_tx_soft(const netbe_t *be, const struct iovec *iov,
-			 int iovcnt)
+bool netbe__vnet_tx_batchable(netbe_t *be, const struct iovec *iov,
+			      int iovcnt)
 {
 	struct netbe_vnet_hdr hdr;
 
-	if (netbe__vnet_tx_plain(be))
-		return false;
 	/* A short header goes the single-frame way, which refuses it. */
-	return !tx_hdr(be, iov, iovcnt, &hdr) || !tx_native(be, &hdr);
+	if (!tx_hdr(be, iov, iovcnt, &hdr))
+		return false;
+	if (!netbe__vnet_tx_plain(be) && !tx_native(be, &hdr))
+		return false;
+	/* A bad header goes the single-frame way too, to be counted. */
+	return !hdr_offl(&hdr) ||
+	       (!(needs(&hdr, false) & ~be->features) &&
+		!hdr_check(&hdr, iov, iovcnt, be->fe_hdr_len,
+			   netbe__iov_len(iov, iovcnt) - be->fe_hdr_len));
 }
 
 int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
@@ -319,7 +373,7 @@ int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
 
 	*tried = n;
 	if (netbe__vnet_tx_plain(be))
-		return be->ops->send_batch(be, msgs, n);
+		return be->ops->send_batch(&be->bq, msgs, n);
 	if (!(s = state(be)))
 		return -ENOMEM;
 	/* Only the headers are rewritten; the frames stay where they are. */
@@ -338,10 +392,10 @@ int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
 		used += c;
 	}
 	*tried = k;
-	r = k ? be->ops->send_batch(be, s->tx_msgs, k) : -EINVAL;
+	r = k ? be->ops->send_batch(&be->bq, s->tx_msgs, k) : -EINVAL;
 	for (int i = 0; i < r; i++)
 		msgs[i].len = s->tx_msgs[i].len ? s->tx_msgs[i].len -
-							  be->be_hdr_len +
+							  be->bq.hdr_len +
 							  be->fe_hdr_len
 						: 0;
 	return r;
@@ -350,13 +404,19 @@ int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
 ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 {
 	struct netbe_vnet_hdr hdr;
+	ssize_t r;
 
-	if (netbe__vnet_tx_plain(be))
-		return be->ops->send(be, iov, iovcnt);
 	if (!tx_hdr(be, iov, iovcnt, &hdr))
 		return -EINVAL;
-	if (tx_native(be, &hdr))
+	if (netbe__vnet_tx_plain(be) || tx_native(be, &hdr)) {
+		if ((r = tx_check(be, &hdr, iov, iovcnt)) < 0)
+			return r;
+		if (netbe__vnet_tx_plain(be))
+			return be->ops->send(&be->bq, iov, iovcnt);
 		return tx_translate(be, iov, iovcnt, &hdr);
+	}
+	if (needs(&hdr, false) & ~be->features)
+		return tx_refuse(be, &hdr, NETBE__OFFL_E_GSO_TYPE);
 	return tx_soft(be, iov, iovcnt, &hdr);
 }
 
@@ -366,7 +426,7 @@ ssize_t netbe__vnet_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 static void rx_hdr_out(const netbe_t *be, struct netbe_vnet_hdr *hdr,
 		       const struct iovec *iov, int iovcnt)
 {
-	if (be->be_hdr_len < NETBE_VNET_HDR_LEN)
+	if (be->bq.hdr_len < NETBE_VNET_HDR_LEN)
 		memset(hdr, 0, sizeof(*hdr));
 	hdr->num_buffers = 0;
 	netbe__buf_to_iov(hdr, be->fe_hdr_len, iov, iovcnt, 0);
@@ -378,7 +438,7 @@ static ssize_t recv_drop(netbe_t *be)
 {
 	struct netbe_vnet_hdr scratch;
 	struct iovec v = { .iov_base = &scratch, .iov_len = sizeof(scratch) };
-	ssize_t r = be->ops->recv(be, &v, 1);
+	ssize_t r = be->ops->recv(&be->bq, &v, 1);
 
 	return r > 0 || r == -ENOSPC ? -ENOSPC : r;
 }
@@ -389,13 +449,13 @@ static ssize_t recv_same(netbe_t *be, const struct iovec *iov, int iovcnt,
 			 struct netbe_vnet_hdr *hdr)
 {
 	static const uint16_t zero;
-	ssize_t r = be->ops->recv(be, iov, iovcnt);
+	ssize_t r = be->ops->recv(&be->bq, iov, iovcnt);
 
 	if (r >= NETBE_VNET_HDR_MRG_LEN && be->fe_hdr_len == NETBE_VNET_HDR_MRG_LEN)
 		netbe__buf_to_iov(&zero, sizeof(zero), iov, iovcnt,
 				  NETBE_VNET_HDR_LEN);
-	if (hdr && r >= (ssize_t)be->be_hdr_len)
-		netbe__iov_to_buf(iov, iovcnt, 0, hdr, be->be_hdr_len);
+	if (hdr && r >= (ssize_t)be->bq.hdr_len)
+		netbe__iov_to_buf(iov, iovcnt, 0, hdr, be->bq.hdr_len);
 	return r;
 }
 
@@ -403,7 +463,7 @@ static ssize_t recv_same(netbe_t *be, const struct iovec *iov, int iovcnt,
 static ssize_t recv_direct(netbe_t *be, const struct iovec *iov, int iovcnt,
 			   struct netbe_vnet_hdr *hdr)
 {
-	unsigned fe = be->fe_hdr_len, bh = be->be_hdr_len;
+	unsigned fe = be->fe_hdr_len, bh = be->bq.hdr_len;
 	struct iovec small[VNET_IOV_FAST], *v;
 	ssize_t r;
 	int n = 0;
@@ -418,7 +478,7 @@ static ssize_t recv_direct(netbe_t *be, const struct iovec *iov, int iovcnt,
 		v[n++] = (struct iovec){ .iov_base = hdr, .iov_len = bh };
 	r = netbe__iov_skip(iov, iovcnt, fe, v + n, iovcnt);
 	if (r >= 0)
-		r = be->ops->recv(be, v, n + (int)r);
+		r = be->ops->recv(&be->bq, v, n + (int)r);
 	else if (r == -EINVAL)
 		r = recv_drop(be); /* not even room for the frontend's header */
 	iov_room_free(v, small);
@@ -441,6 +501,21 @@ static bool rx_accepted(const netbe_t *be, const struct netbe_vnet_hdr *h)
 	uint64_t need = needs(h, true);
 
 	return !need || (be->fe_hdr_len && !(need & ~be->features));
+}
+
+/* A frame whose offload the frontend accepted passes with its header -
+ * once the header is checked against it: false when it was dropped. */
+static bool rx_valid(netbe_t *be, const struct netbe_vnet_hdr *h,
+		     const struct iovec *iov, int iovcnt, size_t off,
+		     size_t len)
+{
+	int why;
+
+	if (!hdr_offl(h) || !(why = hdr_check(h, iov, iovcnt, off, len)))
+		return true;
+	log_drop(be, "received", h, why);
+	netbe__drop(&be->rx, NETBE_DROP_BADHDR, 1);
+	return false;
 }
 
 /* What the frontend sees in front of a frame the engine completed. */
@@ -537,7 +612,7 @@ static int rx_parse(netbe_t *be, struct netbe__offl_state *s,
 	if (!why)
 		return 1;
 	log_drop(be, "received", h, why);
-	netbe__count(&be->rx.errors, 1);
+	netbe__drop(&be->rx, NETBE_DROP_BADHDR, 1);
 	return 0;
 }
 
@@ -549,10 +624,12 @@ static int rx_parse(netbe_t *be, struct netbe__offl_state *s,
 static int rx_complete(netbe_t *be, struct netbe__offl_state *s,
 		       const struct netbe_vnet_hdr *h, size_t len)
 {
-	uint8_t *p = s->bounce + be->be_hdr_len;
+	uint8_t *p = s->bounce + be->bq.hdr_len;
 	struct iovec v = { p, len };
 
 	if (rx_accepted(be, h)) {
+		if (!rx_valid(be, h, &v, 1, 0, len))
+			return 0;
 		s->qhdr = *h;
 		return rx_queue_one(s, p, len);
 	}
@@ -566,7 +643,7 @@ static int rx_complete(netbe_t *be, struct netbe__offl_state *s,
 static ssize_t rx_fill(netbe_t *be)
 {
 	struct netbe__offl_state *s = state(be);
-	unsigned bh = be->be_hdr_len;
+	unsigned bh = be->bq.hdr_len;
 	struct netbe_vnet_hdr h;
 	struct iovec v;
 	ssize_t r;
@@ -575,7 +652,7 @@ static ssize_t rx_fill(netbe_t *be)
 		return -ENOMEM;
 	do {
 		v = (struct iovec){ s->bounce, BOUNCE_LEN };
-		r = be->ops->recv(be, &v, 1);
+		r = be->ops->recv(&be->bq, &v, 1);
 		if (r <= 0)
 			return r;
 		if (r < (ssize_t)bh)
@@ -672,10 +749,10 @@ ssize_t netbe__vnet_peek(netbe_t *be)
 		r = rx_fill(be);
 		return r <= 0 ? r : rxq_len(be);
 	}
-	r = be->ops->peek_recvlen(be);
-	if (r <= 0 || be->fe_hdr_len == be->be_hdr_len)
+	r = be->ops->peek_recvlen(&be->bq);
+	if (r <= 0 || be->fe_hdr_len == be->bq.hdr_len)
 		return r;
-	return r - (ssize_t)be->be_hdr_len + (ssize_t)be->fe_hdr_len;
+	return r - (ssize_t)be->bq.hdr_len + (ssize_t)be->fe_hdr_len;
 }
 
 /* Armed receive: straight into big buffers, else through the bounce
@@ -688,15 +765,21 @@ static ssize_t recv_armed(netbe_t *be, const struct iovec *iov, int iovcnt)
 
 	for (;;) {
 		next = room >= be->fe_hdr_len + NETBE_MAX_FRAME
-			       ? 0 : be->ops->peek_recvlen(be);
-		if (next < 0 || (next > 0 && (size_t)next - be->be_hdr_len +
+			       ? 0 : be->ops->peek_recvlen(&be->bq);
+		if (next < 0 || (next > 0 && (size_t)next - be->bq.hdr_len +
 						     be->fe_hdr_len > room)) {
 			r = rx_fill(be);
 			return r <= 0 ? r : rxq_deliver(be, iov, iovcnt);
 		}
 		r = recv_direct(be, iov, iovcnt, &h);
-		if (r <= 0 || rx_accepted(be, &h))
+		if (r <= 0)
 			return r;
+		if (rx_accepted(be, &h)) {
+			if (rx_valid(be, &h, iov, iovcnt, be->fe_hdr_len,
+				     (size_t)r - be->fe_hdr_len))
+				return r;
+			continue;
+		}
 		r = rx_fixup(be, iov, iovcnt, (size_t)r, &h);
 		if (r != 0)
 			return r;
@@ -711,5 +794,16 @@ ssize_t netbe__vnet_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 		return rxq_deliver(be, iov, iovcnt);
 	if (rx_armed(be))
 		return recv_armed(be, iov, iovcnt);
-	return recv_direct(be, iov, iovcnt, &h);
+	for (;;) {
+		ssize_t r = recv_direct(be, iov, iovcnt, &h);
+
+		if (r <= 0 || rx_valid(be, &h, iov, iovcnt, be->fe_hdr_len,
+				       (size_t)r - be->fe_hdr_len))
+			return r;
+	}
+}
+
+bool netbe__vnet_rx_held(const netbe_t *be)
+{
+	return rxq_pending(be);
 }

@@ -4,7 +4,7 @@
 #ifndef NETBE_VNET_H
 #define NETBE_VNET_H
 
-#include "netbe_int.h"
+#include "core.h"
 
 /* Most iovec entries one frame may have (Linux's IOV_MAX). */
 #define NETBE__IOV_MAX 1024
@@ -15,10 +15,15 @@ ssize_t netbe__vnet_recv(netbe_t *be, const struct iovec *iov, int iovcnt);
 /* True when frames cross unchanged, so native batches may be used. */
 bool netbe__vnet_tx_plain(const netbe_t *be);
 bool netbe__vnet_rx_plain(const netbe_t *be);
-/* True when a frame needs the software engine (or is too short to tell):
- * it must go through netbe__vnet_send(), one at a time. */
-bool netbe__vnet_tx_soft(const netbe_t *be, const struct iovec *iov,
-			 int iovcnt);
+/* True when a frame may join a native batch: its header is well-formed
+ * and negotiated, and it needs no software offload.  Other frames go
+ * through netbe__vnet_send(), one at a time, which refuses or completes
+ * them. */
+bool netbe__vnet_tx_batchable(netbe_t *be, const struct iovec *iov,
+			      int iovcnt);
+/* True when received frames wait in the library (segments of a GSO
+ * frame): receive thread only. */
+bool netbe__vnet_rx_held(const netbe_t *be);
 /* Sends frames none of which needs the engine as one native batch (the
  * backend must have send_batch), translating header lengths.  Offers the
  * backend the first *@tried of them (fewer than @n when the scratch space

@@ -36,7 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netbe_int.h"
+#include "util.h"
 #include "sockaddr.h"
 
 #define DGRAM_MIN_FRAME 14
@@ -44,7 +44,7 @@
 #define DGRAM_SKIP_MAX 64 /* unusable datagrams skipped per call */
 
 struct dgram_priv {
-	netbe_t *be;
+	struct netbe__queue *bq;
 	struct netbe__sockaddr local, remote;
 	bool has_local, mcast;
 	int fd;		     /* receives; sends too unless mcast */
@@ -83,13 +83,13 @@ static void skip_one(struct dgram_priv *p, bool own)
 
 	(void)recv(p->fd, &c, sizeof(c), MSG_DONTWAIT);
 	if (!own)
-		netbe__count(&p->be->rx.drops, 1);
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RUNT, 1);
 }
 
 /* Next datagram's length without consuming it; drops unusable ones. */
-static ssize_t dgram_peek(netbe_t *be)
+static ssize_t dgram_peek(struct netbe__queue *bq)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 
 	for (int i = 0; i < DGRAM_SKIP_MAX; i++) {
 		struct sockaddr_storage ss;
@@ -109,9 +109,9 @@ static ssize_t dgram_peek(netbe_t *be)
 	return 0; /* still readable: the loop calls again */
 }
 
-static ssize_t dgram_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t dgram_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 
 	for (int i = 0; i < DGRAM_SKIP_MAX; i++) {
 		struct sockaddr_storage ss;
@@ -131,30 +131,9 @@ static ssize_t dgram_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 			return -ENOSPC; /* consumed; the core counts it */
 		if (r >= DGRAM_MIN_FRAME)
 			return r;
-		netbe__count(&be->rx.drops, 1);
+		netbe__q_drop(bq, NETBE_RX, NETBE_DROP_RUNT, 1);
 	}
 	return 0;
-}
-
-/* Copies frame @src into @dst's buffers; false if it does not fit. */
-static bool move_frame(struct netbe_msg *dst, const struct netbe_msg *src,
-		       size_t len)
-{
-	uint8_t chunk[2048];
-
-	if (netbe__iov_len(dst->iov, dst->iovcnt) < len)
-		return false;
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < sizeof(chunk) ? len - off
-						     : sizeof(chunk);
-
-		n = netbe__iov_to_buf(src->iov, src->iovcnt, off, chunk, n);
-		if (n == 0)
-			return false;
-		netbe__buf_to_iov(chunk, n, dst->iov, dst->iovcnt, off);
-		off += n;
-	}
-	return true;
 }
 
 /* Keeps the usable datagrams of @r received, in order, at the front. */
@@ -168,10 +147,13 @@ static int compact(struct dgram_priv *p, struct netbe_msg *msgs,
 
 		if (from_self(p, &ss[i]))
 			continue;
+		if (len < DGRAM_MIN_FRAME) {
+			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RUNT, 1);
+			continue;
+		}
 		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
-		    len < DGRAM_MIN_FRAME ||
-		    (out != i && !move_frame(&msgs[out], &msgs[i], len))) {
-			netbe__count(&p->be->rx.drops, 1);
+		    (out != i && !netbe__msg_move(&msgs[out], &msgs[i], len))) {
+			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 			continue;
 		}
 		msgs[out++].len = len;
@@ -179,9 +161,9 @@ static int compact(struct dgram_priv *p, struct netbe_msg *msgs,
 	return out;
 }
 
-static int dgram_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int dgram_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 	struct sockaddr_storage ss[DGRAM_BATCH_MAX];
 	struct mmsghdr mm[DGRAM_BATCH_MAX];
 	int r;
@@ -213,9 +195,9 @@ static int tx_errno(int err)
 	return err == ENOENT || err == ECONNREFUSED ? -ENOTCONN : -err;
 }
 
-static ssize_t dgram_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t dgram_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 	struct msghdr mh = { .msg_name = &p->remote.ss,
 			     .msg_namelen = p->remote.len,
 			     .msg_iov = (struct iovec *)iov,
@@ -253,9 +235,9 @@ static int send_chunk(struct dgram_priv *p, struct netbe_msg *msgs, int n)
 	return r;
 }
 
-static int dgram_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int dgram_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 	int done = 0;
 
 	while (done < n) {
@@ -421,12 +403,13 @@ static void release(struct dgram_priv *p)
 		unlink(netbe__sockaddr_path(&p->local));
 }
 
-static int dgram_open(netbe_t *be, const struct netbe__opts *o)
+static int dgram_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		      struct netbe__opened *out)
 {
-	struct dgram_priv *p = be->priv;
+	struct dgram_priv *p = bq->priv;
 	int r;
 
-	p->be = be;
+	p->bq = bq;
 	p->fd = p->tx_fd = -1;
 	r = parse_addrs(p, o);
 	if (r == 0)
@@ -435,14 +418,13 @@ static int dgram_open(netbe_t *be, const struct netbe__opts *o)
 		release(p);
 		return r;
 	}
-	be->fd = p->fd;
-	be->be_hdr_len = 0;
+	out->fd[0] = p->fd;
 	return 0;
 }
 
-static void dgram_close(netbe_t *be)
+static void dgram_close(struct netbe__queue *bq)
 {
-	release(be->priv);
+	release(bq->priv);
 }
 
 const struct netbe__ops netbe__dgram_ops = {

@@ -72,7 +72,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 /*
  * PK_RING_NOTES - measured with tests/packet/packet_perf.c (meson test
@@ -107,8 +107,8 @@
 #define PK_V3_TOV_MS 1u
 #define PK_BOUNCE_LEN (PK_VNET_LEN + NETBE_MAX_FRAME)
 #define PK_GUEST_GSO                                                         \
-	(VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |                 \
-	 VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_GUEST_UFO)
+	(NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6 |                 \
+	 NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO)
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -188,14 +188,16 @@ static const struct netbe_option dlpi_options[] = {
 	PK_COMMON_OPTIONS,
 };
 
-static struct pk_priv *pk_priv(netbe_t *be)
+static uint64_t pk_caps(const struct pk_priv *p);
+
+static struct pk_priv *pk_priv(struct netbe__queue *bq)
 {
-	return be->priv;
+	return bq->priv;
 }
 
-static struct pk_queue *pk_q(netbe_t *be)
+static struct pk_queue *pk_q(struct netbe__queue *bq)
 {
-	return &pk_priv(be)->q[be->qidx];
+	return &pk_priv(bq)->q[bq->idx];
 }
 
 /*
@@ -211,33 +213,16 @@ static unsigned pk_hdr_len(const struct pk_priv *p, unsigned fe_hdr_len)
 
 /* ---- the interface ------------------------------------------------------- */
 
-static int pk_ifioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = 0;
-
-	if (s < 0)
-		return -errno;
-	memset(ifr, 0, sizeof(*ifr));
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
-	if (ioctl(s, req, ifr) < 0)
-		r = -errno;
-	close(s);
-	return r;
-}
-
 static int pk_read_mtu(struct pk_priv *p)
 {
-	struct ifreq ifr;
-	int r = pk_ifioctl(p->ifname, SIOCGIFMTU, &ifr);
+	int mtu = netbe__if_mtu(p->name, p->ifname);
 
-	if (r < 0)
-		return netbe__err(r, "%s: SIOCGIFMTU %s: %s", p->name,
-				  p->ifname, strerror(-r));
-	if (p->mtu_cfg && p->mtu_cfg < (unsigned)ifr.ifr_mtu)
-		ifr.ifr_mtu = (int)p->mtu_cfg;
-	__atomic_store_n(&p->mtu, (unsigned)ifr.ifr_mtu, __ATOMIC_RELAXED);
-	return ifr.ifr_mtu;
+	if (mtu < 0)
+		return mtu;
+	if (p->mtu_cfg && p->mtu_cfg < (unsigned)mtu)
+		mtu = (int)p->mtu_cfg;
+	__atomic_store_n(&p->mtu, (unsigned)mtu, __ATOMIC_RELAXED);
+	return mtu;
 }
 
 /* ifname, or the seed's vnic (a bare illumos token sets it). */
@@ -513,28 +498,28 @@ static void pk_release(struct pk_priv *p)
 	p->q = NULL;
 }
 
-static int pk_parse(netbe_t *be, struct pk_priv *p,
-		    const struct netbe__opts *o)
+static int pk_parse(struct pk_priv *p, const struct netbe__opts *o)
 {
 	const char *ring = netbe__opt_str(o, "ring", "v2");
 
-	p->name = be->ops->name;
+	p->name = o->type;
 	if (strcmp(ring, "v2") && strcmp(ring, "v3"))
 		return netbe__err(-EINVAL, "%s: ring=%s: valid values are v2 "
 				  "and v3", p->name, ring);
 	p->v3 = !strcmp(ring, "v3");
 	p->vnet = netbe__opt_bool(o, "vnet_hdr", true);
-	p->mtu_cfg = be->mtu_cfg;
+	p->mtu_cfg = o->mtu;
 	p->nq = (unsigned)netbe__opt_uint(o, "queues", 1);
 	return 0;
 }
 
-static int pk_open(netbe_t *be, const struct netbe__opts *o)
+static int pk_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		   struct netbe__opened *out)
 {
-	struct pk_priv *p = pk_priv(be);
+	struct pk_priv *p = pk_priv(bq);
 	int group = 0, r;
 
-	if ((r = pk_parse(be, p, o)) < 0 || (r = pk_find_if(p, o)) < 0 ||
+	if ((r = pk_parse(p, o)) < 0 || (r = pk_find_if(p, o)) < 0 ||
 	    (r = pk_read_mtu(p)) < 0)
 		return r;
 	p->q = calloc(p->nq, sizeof(*p->q));
@@ -545,24 +530,29 @@ static int pk_open(netbe_t *be, const struct netbe__opts *o)
 	for (unsigned i = 0; i < p->nq; i++)
 		if ((r = pk_open_queue(p, i, o, &group)) < 0)
 			goto fail;
-	be->be_hdr_len = pk_hdr_len(p, 0);
-	for (unsigned i = 1; i < p->nq; i++)
-		if ((r = netbe__add_queue(be, p->q[i].fd)) < 0) {
-			netbe__err(r, "%s: adding queue %u: %s", p->name, i,
-				   strerror(-r));
-			goto fail;
-		}
-	be->fd = p->q[0].fd;
+	out->hdr_len = pk_hdr_len(p, 0);
+	out->nqueues = p->nq;
+	for (unsigned i = 0; i < p->nq; i++)
+		out->fd[i] = p->q[i].fd;
+	out->caps = pk_caps(p);
 	return 0;
 fail:
 	pk_release(p);
 	return r;
 }
 
-/* The core closes queue 0 only; its state holds every queue's socket. */
-static void pk_close(netbe_t *be)
+/* The socket reports its interface going down or away (ENETDOWN). */
+static int pk_rx_error(struct netbe__queue *bq, int fd)
 {
-	pk_release(pk_priv(be));
+	struct pk_priv *p = pk_priv(bq);
+
+	return netbe__if_rx_error(bq, fd, p->ifname, (unsigned)p->ifindex);
+}
+
+/* The core closes queue 0 only; its state holds every queue's socket. */
+static void pk_close(struct netbe__queue *bq)
+{
+	pk_release(pk_priv(bq));
 }
 
 /* ---- the receive ring ---------------------------------------------------- */
@@ -682,7 +672,6 @@ static void pk_skip_slot(struct pk_priv *p, struct pk_queue *q)
 		pk_consume(p, q);
 }
 
-static uint64_t pk_get_cap(netbe_t *be);
 
 /* ---- what the frontend may see --------------------------------------------- */
 
@@ -690,30 +679,31 @@ static uint64_t pk_get_cap(netbe_t *be);
 static uint64_t pk_gso_feature(uint8_t gso_type)
 {
 	uint64_t ecn = (gso_type & NETBE_VNET_HDR_GSO_ECN) ?
-			       VIRTIO_NET_F_GUEST_ECN : 0;
+			       NETBE_F_GUEST_ECN : 0;
 
 	switch (gso_type & ~NETBE_VNET_HDR_GSO_ECN) {
 	case NETBE_VNET_HDR_GSO_TCPV4:
-		return VIRTIO_NET_F_GUEST_TSO4 | ecn;
+		return NETBE_F_GUEST_TSO4 | ecn;
 	case NETBE_VNET_HDR_GSO_TCPV6:
-		return VIRTIO_NET_F_GUEST_TSO6 | ecn;
+		return NETBE_F_GUEST_TSO6 | ecn;
 	case NETBE_VNET_HDR_GSO_UDP:
-		return VIRTIO_NET_F_GUEST_UFO | ecn;
+		return NETBE_F_GUEST_UFO | ecn;
 	default:
 		return 0;
 	}
 }
 
-static void pk_drop(netbe_t *be, struct pk_queue *q, const char *why)
+static void pk_drop(struct netbe__queue *bq, struct pk_queue *q, int reason,
+		    const char *why)
 {
-	struct pk_priv *p = pk_priv(be);
+	struct pk_priv *p = pk_priv(bq);
 
-	netbe__count(&be->rx.drops, 1);
+	netbe__q_drop(bq, NETBE_RX, reason, 1);
 	/* Log the 1st, 2nd, 4th, 8th ... so a flood cannot flood the log. */
 	q->drops++;
 	if ((q->drops & (q->drops - 1)) == 0)
-		netbe__log(NETBE_LOG_WARN, "%s: %s: dropped a received frame: "
-			   "%s (%llu so far)", p->name, p->ifname, why,
+		netbe__q_log(bq, NETBE_LOG_WARN, "%s: dropped a received "
+			   "frame: %s (%llu so far)", p->ifname, why,
 			   (unsigned long long)q->drops);
 }
 
@@ -721,34 +711,38 @@ static void pk_drop(netbe_t *be, struct pk_queue *q, const char *why)
  * frontend did not take are the core's to finish (vnet.c: it completes
  * checksums and segments GSO frames for every frontend that lacks a
  * GUEST_* bit we report); only what we never report is dropped here. */
-static const char *pk_unfit(netbe_t *be, struct pk_frame *f, uint32_t wire)
+static const char *pk_unfit(struct netbe__queue *bq, struct pk_frame *f,
+			    uint32_t wire, int *reason)
 {
-	struct pk_priv *p = pk_priv(be);
+	struct pk_priv *p = pk_priv(bq);
 	uint64_t need;
 
+	*reason = NETBE_DROP_OVERSIZE;
 	if (f->len < wire)
 		return p->gso_rx ? "larger than the ring's blocks"
 				 : "larger than the ring's slots (GSO? "
 				   "ring=v3 takes 64 KiB frames)";
+	*reason = NETBE_DROP_RUNT;
 	if (f->len < ETH_HLEN)
 		return "runt";
+	*reason = NETBE_DROP_BADHDR;
 	if (!f->vh || f->vh->gso_type == NETBE_VNET_HDR_GSO_NONE)
 		return NULL;
 	need = pk_gso_feature(f->vh->gso_type);
-	if (!need || (need & ~pk_get_cap(be)))
+	if (!need || (need & ~pk_caps(p)))
 		return "a GSO type this ring does not offer";
 	return NULL;
 }
 
 /* The next frame fit for the frontend, dropping what is not: 1 with @f
  * set, 0 when the ring is empty. */
-static int pk_next(netbe_t *be, struct pk_frame *f)
+static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
 {
-	struct pk_priv *p = pk_priv(be);
-	struct pk_queue *q = pk_q(be);
+	struct pk_priv *p = pk_priv(bq);
+	struct pk_queue *q = pk_q(bq);
 	const char *why;
 	uint32_t wire = 0;
-	int r;
+	int r, reason;
 
 	for (;;) {
 		r = p->v3 ? pk_v3_peek(p, q, f, &wire)
@@ -756,21 +750,21 @@ static int pk_next(netbe_t *be, struct pk_frame *f)
 		if (r == 0)
 			return 0;
 		if (r < 0) { /* nothing in that slot or block can be trusted */
-			pk_drop(be, q, "bad ring descriptor");
+			pk_drop(bq, q, NETBE_DROP_MALFORMED, "bad ring descriptor");
 			pk_skip_slot(p, q);
 			continue;
 		}
-		why = pk_unfit(be, f, wire);
+		why = pk_unfit(bq, f, wire, &reason);
 		if (!why)
 			return 1;
-		pk_drop(be, q, why);
+		pk_drop(bq, q, reason, why);
 		pk_consume(p, q);
 	}
 }
 
-static size_t pk_out_len(const netbe_t *be, const struct pk_frame *f)
+static size_t pk_out_len(const struct netbe__queue *bq, const struct pk_frame *f)
 {
-	return be->be_hdr_len + f->len + (f->tagged ? 4u : 0u);
+	return bq->hdr_len + f->len + (f->tagged ? 4u : 0u);
 }
 
 /* The frontend's header: the ring's (offsets moved past a tag we put
@@ -787,10 +781,10 @@ static void pk_hdr_out(const struct pk_frame *f, struct netbe_vnet_hdr *h)
 		h->hdr_len = htole16(le16toh(h->hdr_len) + 4);
 }
 
-static void pk_copy_out(const netbe_t *be, const struct pk_frame *f,
+static void pk_copy_out(const struct netbe__queue *bq, const struct pk_frame *f,
 			const struct iovec *iov, int iovcnt)
 {
-	size_t off = be->be_hdr_len;
+	size_t off = bq->hdr_len;
 	struct netbe_vnet_hdr h;
 
 	if (off) {
@@ -807,44 +801,44 @@ static void pk_copy_out(const netbe_t *be, const struct pk_frame *f,
 			  iovcnt, off + 2 * ETH_ALEN + 4);
 }
 
-static ssize_t pk_peek_recvlen(netbe_t *be)
+static ssize_t pk_peek_recvlen(struct netbe__queue *bq)
 {
 	struct pk_frame f;
 
-	return pk_next(be, &f) ? (ssize_t)pk_out_len(be, &f) : 0;
+	return pk_next(bq, &f) ? (ssize_t)pk_out_len(bq, &f) : 0;
 }
 
-static ssize_t pk_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t pk_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct pk_frame f;
 	size_t len;
 
-	if (!pk_next(be, &f))
+	if (!pk_next(bq, &f))
 		return 0;
-	len = pk_out_len(be, &f);
+	len = pk_out_len(bq, &f);
 	if (len <= netbe__iov_len(iov, iovcnt))
-		pk_copy_out(be, &f, iov, iovcnt);
-	pk_consume(pk_priv(be), pk_q(be));
+		pk_copy_out(bq, &f, iov, iovcnt);
+	pk_consume(pk_priv(bq), pk_q(bq));
 	return len <= netbe__iov_len(iov, iovcnt) ? (ssize_t)len : -ENOSPC;
 }
 
 /* Drains up to @n frames; one too big for its buffers is dropped,
  * counted, and its buffers reused for the next. */
-static int pk_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pk_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
 	struct pk_frame f;
 	int i = 0;
 
-	while (i < n && pk_next(be, &f)) {
-		size_t len = pk_out_len(be, &f);
+	while (i < n && pk_next(bq, &f)) {
+		size_t len = pk_out_len(bq, &f);
 
 		if (len <= netbe__iov_len(msgs[i].iov, msgs[i].iovcnt)) {
-			pk_copy_out(be, &f, msgs[i].iov, msgs[i].iovcnt);
+			pk_copy_out(bq, &f, msgs[i].iov, msgs[i].iovcnt);
 			msgs[i++].len = len;
 		} else {
-			netbe__count(&be->rx.drops, 1);
+			netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 		}
-		pk_consume(pk_priv(be), pk_q(be));
+		pk_consume(pk_priv(bq), pk_q(bq));
 	}
 	return i;
 }
@@ -856,11 +850,11 @@ static int pk_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
  * cannot express, or a frame over the MTU that is not GSO.  @h holds the
  * frontend's header (zeros without one).
  */
-static int pk_tx_check(netbe_t *be, const struct iovec *iov, int iovcnt,
+static int pk_tx_check(struct netbe__queue *bq, const struct iovec *iov, int iovcnt,
 		       const struct netbe_vnet_hdr *h)
 {
-	struct pk_priv *p = pk_priv(be);
-	size_t len = netbe__iov_len(iov, iovcnt) - be->be_hdr_len;
+	struct pk_priv *p = pk_priv(bq);
+	size_t len = netbe__iov_len(iov, iovcnt) - bq->hdr_len;
 	size_t limit = __atomic_load_n(&p->mtu, __ATOMIC_RELAXED) + ETH_HLEN;
 	uint8_t type[2] = { 0, 0 };
 
@@ -868,7 +862,7 @@ static int pk_tx_check(netbe_t *be, const struct iovec *iov, int iovcnt,
 		return -EINVAL;
 	if (h->gso_type != NETBE_VNET_HDR_GSO_NONE)
 		return 0;
-	netbe__iov_to_buf(iov, iovcnt, be->be_hdr_len + 2 * ETH_ALEN, type, 2);
+	netbe__iov_to_buf(iov, iovcnt, bq->hdr_len + 2 * ETH_ALEN, type, 2);
 	if ((type[0] == 0x81 && type[1] == 0x00) ||
 	    (type[0] == 0x88 && type[1] == 0xa8))
 		limit += 4;
@@ -881,18 +875,18 @@ static int pk_tx_check(netbe_t *be, const struct iovec *iov, int iovcnt,
  * entries minus theirs (room for PK_TX_IOV entries at @v).  0, or -errno:
  * -EMSGSIZE/-EINVAL refuse the frame, -E2BIG asks for the bounce path.
  */
-static int pk_tx_prep(netbe_t *be, const struct iovec *iov, int iovcnt,
+static int pk_tx_prep(struct netbe__queue *bq, const struct iovec *iov, int iovcnt,
 		      struct msghdr *m, struct iovec *v,
 		      struct netbe_vnet_hdr *h)
 {
-	unsigned bh = be->be_hdr_len;
-	unsigned sh = pk_priv(be)->vnet ? PK_VNET_LEN : 0;
+	unsigned bh = bq->hdr_len;
+	unsigned sh = pk_priv(bq)->vnet ? PK_VNET_LEN : 0;
 	int n = sh ? 1 : 0, r;
 
 	memset(h, 0, sizeof(*h));
 	if (bh)
 		netbe__iov_to_buf(iov, iovcnt, 0, h, PK_VNET_LEN);
-	if ((r = pk_tx_check(be, iov, iovcnt, h)) < 0)
+	if ((r = pk_tx_check(bq, iov, iovcnt, h)) < 0)
 		return r;
 	memset(m, 0, sizeof(*m));
 	if (bh == sh) {
@@ -910,18 +904,18 @@ static int pk_tx_prep(netbe_t *be, const struct iovec *iov, int iovcnt,
 }
 
 /* A frame in more pieces than PK_TX_IOV: copied whole, header first. */
-static int pk_tx_bounce(netbe_t *be, const struct iovec *iov, int iovcnt,
+static int pk_tx_bounce(struct netbe__queue *bq, const struct iovec *iov, int iovcnt,
 			struct msghdr *m, struct iovec *v,
 			const struct netbe_vnet_hdr *h)
 {
-	struct pk_queue *q = pk_q(be);
-	unsigned sh = pk_priv(be)->vnet ? PK_VNET_LEN : 0;
-	size_t len = netbe__iov_len(iov, iovcnt) - be->be_hdr_len;
+	struct pk_queue *q = pk_q(bq);
+	unsigned sh = pk_priv(bq)->vnet ? PK_VNET_LEN : 0;
+	size_t len = netbe__iov_len(iov, iovcnt) - bq->hdr_len;
 
 	if (!q->bounce && !(q->bounce = malloc(PK_BOUNCE_LEN)))
 		return -ENOMEM;
 	memcpy(q->bounce, h, sh);
-	netbe__iov_to_buf(iov, iovcnt, be->be_hdr_len, q->bounce + sh, len);
+	netbe__iov_to_buf(iov, iovcnt, bq->hdr_len, q->bounce + sh, len);
 	v[0] = (struct iovec){ .iov_base = q->bounce, .iov_len = sh + len };
 	memset(m, 0, sizeof(*m));
 	m->msg_iov = v;
@@ -929,40 +923,42 @@ static int pk_tx_bounce(netbe_t *be, const struct iovec *iov, int iovcnt,
 	return 0;
 }
 
-static ssize_t pk_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t pk_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct iovec v[PK_TX_IOV];
 	struct netbe_vnet_hdr h;
 	struct msghdr m;
-	int r = pk_tx_prep(be, iov, iovcnt, &m, v, &h);
+	int r = pk_tx_prep(bq, iov, iovcnt, &m, v, &h);
 
 	if (r == -E2BIG)
-		r = pk_tx_bounce(be, iov, iovcnt, &m, v, &h);
+		r = pk_tx_bounce(bq, iov, iovcnt, &m, v, &h);
 	if (r < 0)
 		return r;
-	if (sendmsg(be->fd, &m, MSG_DONTWAIT) < 0)
+	if (sendmsg(pk_q(bq)->fd, &m, MSG_DONTWAIT) < 0)
 		return -errno;
 	return (ssize_t)netbe__iov_len(iov, iovcnt);
 }
 
 /* A frame the batch cannot carry: dropped and counted, yet handled. */
-static void pk_tx_refuse(netbe_t *be, struct netbe_msg *msg, int err)
+static void pk_tx_refuse(struct netbe__queue *bq, struct netbe_msg *msg, int err)
 {
+	int why = netbe__drop_reason(err);
+
 	msg->len = 0;
-	netbe__count(&be->tx.errors, 1);
-	netbe__err(err, "%s: frame not sent: %s", be->ops->name,
+	netbe__q_drop(bq, NETBE_TX, why < 0 ? NETBE_DROP_LINK_DOWN : why, 1);
+	netbe__err(err, "%s: frame not sent: %s", netbe__q_label(bq),
 		   strerror(-err));
 }
 
 /* Prepares up to PK_TX_BATCH frames from @msgs; returns how many, or
  * -errno when the first one cannot go in a batch. */
-static int pk_tx_fill(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pk_tx_fill(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct pk_queue *q = pk_q(be);
+	struct pk_queue *q = pk_q(bq);
 	int k;
 
 	for (k = 0; k < n && k < PK_TX_BATCH; k++) {
-		int r = pk_tx_prep(be, msgs[k].iov, msgs[k].iovcnt,
+		int r = pk_tx_prep(bq, msgs[k].iov, msgs[k].iovcnt,
 				   &q->mm[k].msg_hdr, q->tiov + k * PK_TX_IOV,
 				   &q->thdr[k]);
 
@@ -972,34 +968,34 @@ static int pk_tx_fill(netbe_t *be, struct netbe_msg *msgs, int n)
 	return k;
 }
 
-static int pk_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pk_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct pk_queue *q = pk_q(be);
+	struct pk_queue *q = pk_q(bq);
 	int done = 0;
 
 	while (done < n) {
 		struct netbe_msg *m = msgs + done;
-		int k = pk_tx_fill(be, m, n - done), sent;
+		int k = pk_tx_fill(bq, m, n - done), sent;
 
 		if (k == -E2BIG) { /* too many pieces: alone, copied */
-			ssize_t r = pk_send(be, m->iov, m->iovcnt);
+			ssize_t r = pk_send(bq, m->iov, m->iovcnt);
 
 			k = 1;
 			sent = r < 0 ? -1 : 1;
 			errno = r < 0 ? (int)-r : 0;
 			m->len = r < 0 ? 0 : (size_t)r;
 		} else if (k < 0) {
-			pk_tx_refuse(be, m, k);
+			pk_tx_refuse(bq, m, k);
 			done++;
 			continue;
 		} else {
-			sent = sendmmsg(be->fd, q->mm, (unsigned)k,
+			sent = sendmmsg(q->fd, q->mm, (unsigned)k,
 					MSG_DONTWAIT);
 		}
 		if (sent < 0 && (errno == EAGAIN || errno == ENOBUFS))
 			return done ? done : -errno;
 		if (sent < 0) { /* the kernel refused the first frame */
-			pk_tx_refuse(be, m, -errno);
+			pk_tx_refuse(bq, m, -errno);
 			done++;
 			continue;
 		}
@@ -1012,9 +1008,8 @@ static int pk_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 /* ---- features and queries ------------------------------------------------ */
 
-static uint64_t pk_get_cap(netbe_t *be)
+static uint64_t pk_caps(const struct pk_priv *p)
 {
-	struct pk_priv *p = pk_priv(be);
 	uint64_t cap;
 
 	if (!p->vnet)
@@ -1022,44 +1017,32 @@ static uint64_t pk_get_cap(netbe_t *be)
 	/* The kernel finishes what we send with a header (it segments GSO
 	 * frames when the interface cannot), and hands us partial checksums
 	 * always and GSO frames whole when V3's big blocks hold them. */
-	cap = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
-	      VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN |
-	      VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_GUEST_CSUM;
+	cap = NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
+	      NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |
+	      NETBE_F_HOST_UFO | NETBE_F_GUEST_CSUM;
 	if (p->gso_rx)
 		cap |= PK_GUEST_GSO;
 	return cap;
 }
 
-static int pk_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
+static int pk_set_cap(struct netbe__queue *bq, uint64_t features, unsigned fe_hdr_len)
 {
-	unsigned len = pk_hdr_len(pk_priv(be), fe_hdr_len);
+	unsigned len = pk_hdr_len(pk_priv(bq), fe_hdr_len);
 
 	(void)features; /* the ring delivers what it delivers; see pk_unfit */
-	be->be_hdr_len = len;
-	for (unsigned i = 0; be->queues && i < be->nqueues; i++)
-		be->queues[i]->be_hdr_len = len;
-	return 0;
+	return (int)len;
 }
 
-static int pk_get_mac(netbe_t *be, uint8_t mac[6])
+static int pk_get_mac(struct netbe__queue *bq, uint8_t mac[6])
 {
-	struct pk_priv *p = pk_priv(be);
-	struct ifreq ifr;
-	int r = pk_ifioctl(p->ifname, SIOCGIFHWADDR, &ifr);
+	struct pk_priv *p = pk_priv(bq);
 
-	if (r < 0)
-		return netbe__err(r, "%s: SIOCGIFHWADDR %s: %s", p->name,
-				  p->ifname, strerror(-r));
-	if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */)
-		return netbe__err(-ENOTSUP, "%s: %s has no Ethernet address",
-				  p->name, p->ifname);
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
+	return netbe__if_mac(p->name, p->ifname, mac);
 }
 
-static int pk_get_mtu(netbe_t *be)
+static int pk_get_mtu(struct netbe__queue *bq)
 {
-	return pk_read_mtu(pk_priv(be));
+	return pk_read_mtu(pk_priv(bq));
 }
 
 #define PK_OPS_BODY                                                          \
@@ -1067,7 +1050,7 @@ static int pk_get_mtu(netbe_t *be)
 	.close = pk_close, .send = pk_send,                                  \
 	.peek_recvlen = pk_peek_recvlen, .recv = pk_recv,                    \
 	.send_batch = pk_send_batch, .recv_batch = pk_recv_batch,            \
-	.get_cap = pk_get_cap, .set_cap = pk_set_cap,                        \
+	.set_cap = pk_set_cap, .rx_error = pk_rx_error,                      \
 	.get_mac = pk_get_mac, .get_mtu = pk_get_mtu
 
 const struct netbe__ops netbe__packet_ops = {

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 #define PIPE_SNDBUF (4 << 20)
 #define PIPE_BATCH_MAX 64
@@ -40,7 +40,9 @@ static struct pipe_waiting *pipe_parked;
 static uint64_t pipe_next_id = 1;
 
 struct pipe_priv {
+	int fd;
 	bool offload;
+	unsigned mtu;
 	uint64_t parked_id; /* our parked other end, until someone takes it */
 };
 
@@ -126,9 +128,10 @@ static const char *pipe_name(const struct netbe__opts *o)
 	return *n == ':' ? n + 1 : n;
 }
 
-static int pipe_open(netbe_t *be, const struct netbe__opts *o)
+static int pipe_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		     struct netbe__opened *out)
 {
-	struct pipe_priv *p = be->priv;
+	struct pipe_priv *p = bq->priv;
 	const char *name = pipe_name(o);
 	int fd;
 
@@ -143,8 +146,10 @@ static int pipe_open(netbe_t *be, const struct netbe__opts *o)
 	pthread_mutex_unlock(&pipe_lock);
 	if (fd < 0)
 		return fd;
-	be->fd = fd;
-	be->be_hdr_len = p->offload ? NETBE_VNET_HDR_MRG_LEN : 0;
+	p->fd = out->fd[0] = fd;
+	p->mtu = o->mtu;
+	out->hdr_len = p->offload ? NETBE_VNET_HDR_MRG_LEN : 0;
+	out->caps = p->offload ? NETBE_OFFLOAD_MASK : 0;
 	return 0;
 }
 
@@ -164,56 +169,61 @@ static void pipe_unpark(uint64_t id)
 	free(w);
 }
 
-static void pipe_close(netbe_t *be)
+static void pipe_close(struct netbe__queue *bq)
 {
-	struct pipe_priv *p = be->priv;
+	struct pipe_priv *p = bq->priv;
 
 	pthread_mutex_lock(&pipe_lock);
 	pipe_unpark(p->parked_id);
 	pthread_mutex_unlock(&pipe_lock);
-	close(be->fd);
+	close(p->fd);
 }
 
-static ssize_t pipe_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static int pipe_fd(const struct netbe__queue *bq)
+{
+	return ((const struct pipe_priv *)bq->priv)->fd;
+}
+
+static ssize_t pipe_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
 			     .msg_iovlen = (size_t)iovcnt };
-	ssize_t r = sendmsg(be->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t r = sendmsg(pipe_fd(bq), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 	return r < 0 ? -errno : r;
 }
 
 /* A zero-length read is the other end's close (we never send empty
  * messages: the core refuses runts). */
-static ssize_t pipe_eof(netbe_t *be)
+static ssize_t pipe_eof(struct netbe__queue *bq)
 {
-	netbe__rx_hangup(be);
+	netbe__q_hangup(bq);
 	return 0;
 }
 
-static ssize_t pipe_peek(netbe_t *be)
+static ssize_t pipe_peek(struct netbe__queue *bq)
 {
-	ssize_t r = recv(be->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	ssize_t r = recv(pipe_fd(bq), NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 
 	if (r == 0)
-		return pipe_eof(be);
+		return pipe_eof(bq);
 	return r < 0 ? (errno == EAGAIN ? 0 : -errno) : r;
 }
 
-static ssize_t pipe_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t pipe_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
 			     .msg_iovlen = (size_t)iovcnt };
-	ssize_t r = recvmsg(be->fd, &mh, MSG_DONTWAIT);
+	ssize_t r = recvmsg(pipe_fd(bq), &mh, MSG_DONTWAIT);
 
 	if (r == 0)
-		return pipe_eof(be);
+		return pipe_eof(bq);
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	return mh.msg_flags & MSG_TRUNC ? -ENOSPC : r;
 }
 
-static int pipe_send_chunk(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pipe_send_chunk(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
 	struct mmsghdr mm[PIPE_BATCH_MAX];
 	int r;
@@ -223,7 +233,7 @@ static int pipe_send_chunk(netbe_t *be, struct netbe_msg *msgs, int n)
 		mm[i].msg_hdr.msg_iov = msgs[i].iov;
 		mm[i].msg_hdr.msg_iovlen = (size_t)msgs[i].iovcnt;
 	}
-	r = sendmmsg(be->fd, mm, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = sendmmsg(pipe_fd(bq), mm, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (r < 0)
 		return -errno;
 	for (int i = 0; i < r; i++)
@@ -231,13 +241,13 @@ static int pipe_send_chunk(netbe_t *be, struct netbe_msg *msgs, int n)
 	return r;
 }
 
-static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pipe_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
 	int done = 0;
 
 	while (done < n) {
 		int chunk = n - done < PIPE_BATCH_MAX ? n - done : PIPE_BATCH_MAX;
-		int r = pipe_send_chunk(be, msgs + done, chunk);
+		int r = pipe_send_chunk(bq, msgs + done, chunk);
 
 		if (r < 0)
 			return done ? done : r;
@@ -248,43 +258,18 @@ static int pipe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 	return done;
 }
 
-/* Moves a received frame to an earlier slot; false if it does not fit. */
-static bool move_frame(struct netbe_msg *dst, const struct netbe_msg *src,
-		       size_t len)
-{
-	char chunk[2048];
-	size_t off = 0;
-
-	if (netbe__iov_len(dst->iov, dst->iovcnt) < len)
-		return false;
-	while (off < len) {
-		size_t n = netbe__iov_to_buf(src->iov, src->iovcnt, off, chunk,
-					     len - off < sizeof(chunk)
-						     ? len - off
-						     : sizeof(chunk));
-
-		if (n == 0)
-			return false;
-		netbe__buf_to_iov(chunk, n, dst->iov, dst->iovcnt, off);
-		off += n;
-	}
-	return true;
-}
-
 /* Drops truncated frames from the @r received, keeping order. */
-static int pipe_compact(netbe_t *be, struct netbe_msg *msgs,
+static int pipe_compact(struct netbe__queue *bq, struct netbe_msg *msgs,
 			struct mmsghdr *mm, int r)
 {
 	int out = 0;
 
 	for (int i = 0; i < r; i++) {
-		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			netbe__count(&be->rx.drops, 1);
-			continue;
-		}
 		/* Rare: a frame larger than its buffer came first. */
-		if (out != i && !move_frame(&msgs[out], &msgs[i], mm[i].msg_len)) {
-			netbe__count(&be->rx.drops, 1);
+		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+		    (out != i &&
+		     !netbe__msg_move(&msgs[out], &msgs[i], mm[i].msg_len))) {
+			netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 			continue;
 		}
 		msgs[out++].len = mm[i].msg_len;
@@ -292,7 +277,7 @@ static int pipe_compact(netbe_t *be, struct netbe_msg *msgs,
 	return out;
 }
 
-static int pipe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int pipe_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
 	struct mmsghdr mm[PIPE_BATCH_MAX];
 	int r;
@@ -304,34 +289,21 @@ static int pipe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 		mm[i].msg_hdr.msg_iov = msgs[i].iov;
 		mm[i].msg_hdr.msg_iovlen = (size_t)msgs[i].iovcnt;
 	}
-	r = recvmmsg(be->fd, mm, (unsigned)n, MSG_DONTWAIT, NULL);
+	r = recvmmsg(pipe_fd(bq), mm, (unsigned)n, MSG_DONTWAIT, NULL);
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (r > 0 && mm[0].msg_len == 0)
-		return (int)pipe_eof(be);
-	n = pipe_compact(be, msgs, mm, r);
+		return (int)pipe_eof(bq);
+	n = pipe_compact(bq, msgs, mm, r);
 	/* All dropped is not "nothing waiting": the core asks again. */
 	return n == 0 && r > 0 ? -ENOSPC : n;
 }
 
-static uint64_t pipe_get_cap(netbe_t *be)
+static int pipe_get_mtu(struct netbe__queue *bq)
 {
-	struct pipe_priv *p = be->priv;
+	struct pipe_priv *p = bq->priv;
 
-	return p->offload ? NETBE_OFFLOAD_MASK : 0;
-}
-
-static int pipe_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
-{
-	(void)be;
-	(void)features;
-	(void)fe_hdr_len;
-	return 0; /* the wire header length is fixed per pair */
-}
-
-static int pipe_get_mtu(netbe_t *be)
-{
-	return be->mtu_cfg ? (int)be->mtu_cfg : 65535;
+	return p->mtu ? (int)p->mtu : 65535;
 }
 
 const struct netbe__ops netbe__pipe_ops = {
@@ -348,7 +320,5 @@ const struct netbe__ops netbe__pipe_ops = {
 	.recv = pipe_recv,
 	.send_batch = pipe_send_batch,
 	.recv_batch = pipe_recv_batch,
-	.get_cap = pipe_get_cap,
-	.set_cap = pipe_set_cap,
 	.get_mtu = pipe_get_mtu,
 };

@@ -76,7 +76,7 @@
 
 #include <slirp/libslirp.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 #define SLIRP_RING 1024	       /* frames queued towards the guest */
 #define SLIRP_MTU_DEFAULT 1500
@@ -119,12 +119,12 @@ struct slirp_priv {
 	bool lock_ok;
 	Slirp *slirp;
 	netbe_loop_t *loop;
+	struct netbe__queue *bq;
 	bool closing;
 	/* towards the guest */
-	int rxfd;
+	struct netbe__evflag rx; /* readable while the ring holds frames */
 	struct slirp_frame ring[SLIRP_RING];
 	unsigned head, count;
-	uint64_t drops; /* ring overflows not yet in be->rx.drops */
 	/* driving libslirp */
 	int kickfd;
 	int kicked; /* atomic: a kick is pending */
@@ -313,11 +313,10 @@ static void cfg_strings(const struct netbe__opts *o, SlirpConfig *c)
 	c->bootfile = netbe__opt_str(o, "bootfile", NULL);
 }
 
-static int cfg_build(netbe_t *be, const struct netbe__opts *o,
-		     struct slirp_cfg *sc)
+static int cfg_build(const struct netbe__opts *o, struct slirp_cfg *sc)
 {
 	SlirpConfig *c = &sc->c;
-	unsigned mtu = be->mtu_cfg ? be->mtu_cfg : SLIRP_MTU_DEFAULT;
+	unsigned mtu = o->mtu ? o->mtu : SLIRP_MTU_DEFAULT;
 	int r;
 
 	c->version = 4;
@@ -442,24 +441,12 @@ static int fwd_each(Slirp *slirp, const char *v)
 
 /* ---- the ring towards the guest (lock held) ----------------------------- */
 
-static void rxfd_set(struct slirp_priv *p, bool ready)
-{
-	uint64_t v = 1;
-
-	if (ready) {
-		if (write(p->rxfd, &v, sizeof(v)) < 0)
-			(void)0; /* cannot overflow: we reset it when empty */
-	} else if (read(p->rxfd, &v, sizeof(v)) < 0) {
-		(void)0; /* already zero */
-	}
-}
-
 static void ring_push(struct slirp_priv *p, const void *buf, size_t len)
 {
 	struct slirp_frame *f;
 
 	if (p->count == SLIRP_RING) {
-		p->drops++;
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RING, 1);
 		return;
 	}
 	f = &p->ring[(p->head + p->count) % SLIRP_RING];
@@ -467,7 +454,7 @@ static void ring_push(struct slirp_priv *p, const void *buf, size_t len)
 		uint8_t *nb = realloc(f->buf, len);
 
 		if (!nb) {
-			p->drops++;
+			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RING, 1);
 			return;
 		}
 		f->buf = nb;
@@ -476,14 +463,14 @@ static void ring_push(struct slirp_priv *p, const void *buf, size_t len)
 	memcpy(f->buf, buf, len);
 	f->len = len;
 	if (p->count++ == 0)
-		rxfd_set(p, true);
+		netbe__evflag_set(&p->rx, true);
 }
 
 static void ring_pop(struct slirp_priv *p)
 {
 	p->head = (p->head + 1) % SLIRP_RING;
 	if (--p->count == 0)
-		rxfd_set(p, false);
+		netbe__evflag_set(&p->rx, false);
 }
 
 /* ---- libslirp callbacks (lock held) ------------------------------------- */
@@ -878,8 +865,7 @@ static void slirp_release(struct slirp_priv *p)
 	free(p->socks);
 	for (unsigned i = 0; i < SLIRP_RING; i++)
 		free(p->ring[i].buf);
-	if (p->rxfd >= 0)
-		close(p->rxfd);
+	netbe__evflag_close(&p->rx);
 	if (p->kickfd >= 0)
 		close(p->kickfd);
 	free(p->txbuf);
@@ -889,9 +875,8 @@ static void slirp_release(struct slirp_priv *p)
 
 static int slirp_resources(struct slirp_priv *p)
 {
-	p->rxfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->rxfd < 0 || p->kickfd < 0)
+	if (netbe__evflag_init(&p->rx) < 0 || p->kickfd < 0)
 		return netbe__err(-errno, "slirp: eventfd: %s",
 				  strerror(errno));
 	if (!(p->txbuf = malloc(p->max_frame)))
@@ -912,16 +897,18 @@ static int slirp_watches(struct slirp_priv *p)
 	return r;
 }
 
-static int slirp_open(netbe_t *be, const struct netbe__opts *o)
+static int slirp_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		      struct netbe__opened *out)
 {
-	struct slirp_priv *p = be->priv;
+	struct slirp_priv *p = bq->priv;
 	const char *fwd = netbe__opt_str(o, "hostfwd", NULL);
 	struct slirp_cfg sc = { 0 };
 	int r;
 
-	p->rxfd = p->kickfd = -1;
-	p->loop = be->loop;
-	if ((r = cfg_build(be, o, &sc)) < 0 || (r = fwd_each(NULL, fwd)) < 0)
+	p->rx.fd = p->kickfd = -1;
+	p->loop = o->loop;
+	p->bq = bq;
+	if ((r = cfg_build(o, &sc)) < 0 || (r = fwd_each(NULL, fwd)) < 0)
 		goto fail;
 	p->max_frame = sc.c.if_mtu + SLIRP_ETH_OVERHEAD;
 	if ((r = slirp_resources(p)) < 0)
@@ -935,8 +922,7 @@ static int slirp_open(netbe_t *be, const struct netbe__opts *o)
 	if ((r = fwd_each(p->slirp, fwd)) < 0 || (r = slirp_watches(p)) < 0)
 		goto fail;
 	free(sc.dnsbuf); /* libslirp copied what it keeps */
-	be->fd = p->rxfd;
-	be->be_hdr_len = 0;
+	out->fd[0] = p->rx.fd;
 	kick(p); /* the first fill, on the loop thread */
 	return 0;
 fail:
@@ -945,17 +931,16 @@ fail:
 	return r;
 }
 
-static void slirp_close(netbe_t *be)
+static void slirp_close(struct netbe__queue *bq)
 {
-	slirp_release(be->priv);
-	be->fd = -1;
+	slirp_release(bq->priv);
 }
 
 /* ---- data path ------------------------------------------------------------ */
 
-static ssize_t slirp_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t slirp_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct slirp_priv *p = be->priv;
+	struct slirp_priv *p = bq->priv;
 	size_t len = netbe__iov_len(iov, iovcnt);
 	const uint8_t *pkt = iov[0].iov_base;
 	struct slirp_entry e;
@@ -973,35 +958,24 @@ static ssize_t slirp_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 	return (ssize_t)len;
 }
 
-/* Ring overflows are counted by the receive thread, which owns rx. */
-static void flush_drops(netbe_t *be, struct slirp_priv *p)
+static ssize_t slirp_peek(struct netbe__queue *bq)
 {
-	if (p->drops) {
-		netbe__count(&be->rx.drops, p->drops);
-		p->drops = 0;
-	}
-}
-
-static ssize_t slirp_peek(netbe_t *be)
-{
-	struct slirp_priv *p = be->priv;
+	struct slirp_priv *p = bq->priv;
 	ssize_t n;
 
 	pthread_mutex_lock(&p->lock);
-	flush_drops(be, p);
 	n = p->count ? (ssize_t)p->ring[p->head].len : 0;
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
 
-static ssize_t slirp_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t slirp_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct slirp_priv *p = be->priv;
+	struct slirp_priv *p = bq->priv;
 	struct slirp_frame *f;
 	ssize_t n = 0;
 
 	pthread_mutex_lock(&p->lock);
-	flush_drops(be, p);
 	if (p->count) {
 		f = &p->ring[p->head];
 		if (f->len > netbe__iov_len(iov, iovcnt))
@@ -1015,9 +989,9 @@ static ssize_t slirp_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 	return n;
 }
 
-static int slirp_get_mtu(netbe_t *be)
+static int slirp_get_mtu(struct netbe__queue *bq)
 {
-	struct slirp_priv *p = be->priv;
+	struct slirp_priv *p = bq->priv;
 
 	return (int)(p->max_frame - SLIRP_ETH_OVERHEAD);
 }

@@ -62,7 +62,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netbe_int.h"
+#include "util.h"
 #include "sockaddr.h"
 
 #define STREAM_LEN_BYTES 4
@@ -77,14 +77,13 @@
 enum stream_tag { TAG_CONN = 1, TAG_PENDING, TAG_LISTEN, TAG_CONNECTING };
 
 struct stream_priv {
-	netbe_t *be;
+	struct netbe__queue *bq;
 	struct netbe__sockaddr addr;
 	bool listening;		/* listen= (else connect=) */
 	bool unlink_path;	/* we bound a unix path */
 	unsigned reconnect_ms;	/* 0: no reconnect */
 	int rx_ep, ctl_ep;	/* private epoll sets, see above */
-	int pending_fd;		/* eventfd: frames buffered */
-	bool pending_raised;
+	struct netbe__evflag pending; /* readable: frames buffered */
 	int listen_fd, conn_fd, connecting_fd;
 	netbe_watch_t *ctl_watch, *timer;
 	pthread_mutex_t rx_lock, tx_lock;
@@ -126,17 +125,10 @@ static void ep_del(int ep, int fd)
 	(void)epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL); /* may not be there */
 }
 
-/* Raises or clears the "frames buffered" eventfd on transitions only. */
+/* Raises or clears the "frames buffered" flag, on transitions only. */
 static void pending_set(struct stream_priv *p, bool on)
 {
-	uint64_t v = 1;
-
-	if (on == p->pending_raised)
-		return;
-	if (on ? write(p->pending_fd, &v, sizeof(v)) < 0
-	       : read(p->pending_fd, &v, sizeof(v)) < 0)
-		return; /* cannot fail on an eventfd we own; state unchanged */
-	p->pending_raised = on;
+	netbe__evflag_set(&p->pending, on);
 }
 
 /* ---- connection lifetime --------------------------------------------- */
@@ -174,7 +166,7 @@ static void arm_timer(struct stream_priv *p, unsigned ms)
 static void conn_forget(struct stream_priv *p)
 {
 	if (p->tx_len > p->tx_off) /* the tail of a frame we accepted */
-		netbe__count(&p->be->tx.drops, 1);
+		netbe__q_drop(p->bq, NETBE_TX, NETBE_DROP_PEER_GONE, 1);
 	ep_del(p->rx_ep, p->conn_fd);
 	ep_del(p->ctl_ep, p->conn_fd);
 	close(p->conn_fd);
@@ -455,9 +447,9 @@ static int tx_frames(struct stream_priv *p, struct netbe_msg *msgs, int n)
 	return k;
 }
 
-static int stream_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int stream_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct stream_priv *p = be->priv;
+	struct stream_priv *p = bq->priv;
 	int r;
 
 	pthread_mutex_lock(&p->tx_lock);
@@ -471,10 +463,10 @@ static int stream_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 	return r;
 }
 
-static ssize_t stream_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t stream_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct netbe_msg m = { (struct iovec *)iov, iovcnt, 0 };
-	int r = stream_send_batch(be, &m, 1);
+	int r = stream_send_batch(bq, &m, 1);
 
 	return r < 0 ? r : (ssize_t)m.len;
 }
@@ -533,7 +525,7 @@ static void rx_bad_length(struct stream_priv *p, uint32_t len)
 {
 	char why[128];
 
-	netbe__count(&p->be->rx.errors, 1);
+	netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_MALFORMED, 1);
 	snprintf(why, sizeof(why), "frame length %u out of range %u-%u, "
 		 "closing the connection", len, STREAM_MIN_FRAME,
 		 NETBE_MAX_FRAME);
@@ -546,7 +538,7 @@ static void rx_eof(struct stream_priv *p, ssize_t err)
 	char why[128];
 
 	if (have) /* a frame cut short: count the partial frame */
-		netbe__count(&p->be->rx.drops, 1);
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_PEER_GONE, 1);
 	if (err < 0)
 		snprintf(why, sizeof(why), "receive failed: %s",
 			 strerror((int)-err));
@@ -593,9 +585,9 @@ static void rx_settle(struct stream_priv *p)
 	pending_set(p, p->conn_fd >= 0 && rx_frame_len(p, &bad) != 0);
 }
 
-static ssize_t stream_peek(netbe_t *be)
+static ssize_t stream_peek(struct netbe__queue *bq)
 {
-	struct stream_priv *p = be->priv;
+	struct stream_priv *p = bq->priv;
 	ssize_t r;
 
 	pthread_mutex_lock(&p->rx_lock);
@@ -605,9 +597,9 @@ static ssize_t stream_peek(netbe_t *be)
 	return r;
 }
 
-static ssize_t stream_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t stream_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct stream_priv *p = be->priv;
+	struct stream_priv *p = bq->priv;
 	ssize_t len;
 
 	pthread_mutex_lock(&p->rx_lock);
@@ -687,13 +679,6 @@ static int open_listen(struct stream_priv *p)
 	return 0;
 }
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -1 : 0;
-}
-
 /* The first connect, from open(): blocking, so a bad address fails open
  * unless reconnect= asks to keep trying. */
 static int open_connect(struct stream_priv *p)
@@ -704,7 +689,7 @@ static int open_connect(struct stream_priv *p)
 		return netbe__err(-errno, "stream: socket: %s",
 				  strerror(errno));
 	if (connect(fd, (struct sockaddr *)&p->addr.ss, p->addr.len) == 0 &&
-	    set_nonblock(fd) == 0) {
+	    netbe__set_nonblock(fd) == 0) {
 		snprintf(p->peer, sizeof(p->peer), "%s", p->addr.text);
 		conn_install(p, fd);
 		return 0;
@@ -749,21 +734,20 @@ static int alloc_state(struct stream_priv *p)
 		return netbe__err(-ENOMEM, "stream: out of memory");
 	p->rx_ep = epoll_create1(EPOLL_CLOEXEC);
 	p->ctl_ep = epoll_create1(EPOLL_CLOEXEC);
-	p->pending_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->rx_ep < 0 || p->ctl_ep < 0 || p->pending_fd < 0)
+	if (p->rx_ep < 0 || p->ctl_ep < 0 || netbe__evflag_init(&p->pending))
 		return netbe__err(-errno, "stream: epoll/eventfd: %s",
 				  strerror(errno));
-	ep_add(p->rx_ep, p->pending_fd, EPOLLIN, TAG_PENDING);
+	ep_add(p->rx_ep, p->pending.fd, EPOLLIN, TAG_PENDING);
 	return 0;
 }
 
-static int add_watches(struct stream_priv *p, netbe_t *be)
+static int add_watches(struct stream_priv *p, netbe_loop_t *loop)
 {
-	int r = netbe_loop_add_fd(be->loop, p->ctl_ep, NETBE_EV_READ, 1,
+	int r = netbe_loop_add_fd(loop, p->ctl_ep, NETBE_EV_READ, 1,
 				  on_ctl, p, &p->ctl_watch);
 
 	if (r == 0)
-		r = netbe_loop_add_timer(be->loop, 0, 0, on_timer, p,
+		r = netbe_loop_add_timer(loop, 0, 0, on_timer, p,
 					 &p->timer);
 	return r;
 }
@@ -781,7 +765,7 @@ static void release(struct stream_priv *p)
 	close_fd(p->conn_fd);
 	close_fd(p->connecting_fd);
 	close_fd(p->listen_fd);
-	close_fd(p->pending_fd);
+	netbe__evflag_close(&p->pending);
 	close_fd(p->ctl_ep);
 	close_fd(p->rx_ep);
 	if (p->unlink_path)
@@ -792,13 +776,14 @@ static void release(struct stream_priv *p)
 	pthread_mutex_destroy(&p->tx_lock);
 }
 
-static int stream_open(netbe_t *be, const struct netbe__opts *o)
+static int stream_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		       struct netbe__opened *out)
 {
-	struct stream_priv *p = be->priv;
+	struct stream_priv *p = bq->priv;
 	int r;
 
-	p->be = be;
-	p->rx_ep = p->ctl_ep = p->pending_fd = -1;
+	p->bq = bq;
+	p->rx_ep = p->ctl_ep = p->pending.fd = -1;
 	p->listen_fd = p->conn_fd = p->connecting_fd = -1;
 	pthread_mutex_init(&p->rx_lock, NULL);
 	pthread_mutex_init(&p->tx_lock, NULL);
@@ -806,21 +791,20 @@ static int stream_open(netbe_t *be, const struct netbe__opts *o)
 	if (r == 0)
 		r = alloc_state(p);
 	if (r == 0)
-		r = add_watches(p, be);
+		r = add_watches(p, o->loop);
 	if (r == 0)
 		r = p->listening ? open_listen(p) : open_connect(p);
 	if (r < 0) {
 		release(p);
 		return r;
 	}
-	be->fd = p->rx_ep;
-	be->be_hdr_len = 0;
+	out->fd[0] = p->rx_ep;
 	return 0;
 }
 
-static void stream_close(netbe_t *be)
+static void stream_close(struct netbe__queue *bq)
 {
-	release(be->priv);
+	release(bq->priv);
 }
 
 const struct netbe__ops netbe__stream_ops = {

@@ -47,7 +47,7 @@
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 /* Newer than some uapi headers. */
 #ifndef TUN_F_USO4
@@ -89,7 +89,7 @@ struct tap_priv {
 	unsigned offload_ok; /* TUN_F_* the kernel accepted in the probe */
 	unsigned offload_cur; /* TUNSETOFFLOAD flags now set (0 after open) */
 	unsigned nq;
-	struct tap_queue *q; /* nq entries, indexed by be->qidx */
+	struct tap_queue *q; /* nq entries, indexed by bq->idx */
 };
 
 static const struct netbe_option tap_options[] = {
@@ -116,74 +116,26 @@ static const struct netbe_option tap_options[] = {
 	{ .key = NULL },
 };
 
-static struct tap_priv *tap_priv(netbe_t *be)
+static struct tap_priv *tap_priv(struct netbe__queue *bq)
 {
-	return be->priv;
+	return bq->priv;
 }
 
-/* ---- interface ioctls (by name, on a throwaway socket) ------------------- */
+static uint64_t tap_caps(const struct tap_priv *p);
 
-static int tap_ifioctl(unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = 0;
-
-	if (s < 0)
-		return -errno;
-	if (ioctl(s, req, ifr) < 0)
-		r = -errno;
-	close(s);
-	return r;
-}
-
-static void tap_ifreq(struct ifreq *ifr, const char *name)
-{
-	memset(ifr, 0, sizeof(*ifr));
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
-}
-
-static int tap_set_mtu(const char *ifname, unsigned long mtu)
-{
-	struct ifreq ifr;
-	int r;
-
-	tap_ifreq(&ifr, ifname);
-	ifr.ifr_mtu = (int)mtu;
-	r = tap_ifioctl(SIOCSIFMTU, &ifr);
-	if (r < 0)
-		return netbe__err(r, "tap: SIOCSIFMTU %s %lu: %s", ifname, mtu,
-				  strerror(-r));
-	return 0;
-}
-
-static int tap_set_up(const char *ifname)
-{
-	struct ifreq ifr;
-	int r;
-
-	tap_ifreq(&ifr, ifname);
-	r = tap_ifioctl(SIOCGIFFLAGS, &ifr);
-	if (r == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		r = tap_ifioctl(SIOCSIFFLAGS, &ifr);
-	}
-	if (r < 0)
-		return netbe__err(r, "tap: bringing %s up: %s", ifname,
-				  strerror(-r));
-	return 0;
-}
+/* ---- interface settings ------------------------------------------------- */
 
 static int tap_add_to_bridge(const char *ifname, const char *bridge)
 {
 	struct ifreq ifr;
 	int r;
 
-	tap_ifreq(&ifr, bridge);
+	netbe__ifreq(&ifr, bridge);
 	ifr.ifr_ifindex = (int)if_nametoindex(ifname);
 	if (ifr.ifr_ifindex == 0)
 		return netbe__err(-errno, "tap: %s: %s", ifname,
 				  strerror(errno));
-	r = tap_ifioctl(SIOCBRADDIF, &ifr);
+	r = netbe__ifioctl(SIOCBRADDIF, &ifr);
 	if (r < 0)
 		return netbe__err(r, "tap: adding %s to bridge %s: %s", ifname,
 				  bridge, strerror(-r));
@@ -194,18 +146,17 @@ static int tap_add_to_bridge(const char *ifname, const char *bridge)
 
 /* Which name to ask TUNSETIFF for: the "ifname" key, else the token the
  * user typed ("tap0"); a bare prefix lets the kernel number it. */
-static int tap_pick_name(netbe_t *be, const struct netbe__opts *o,
-			 char name[IFNAMSIZ])
+static int tap_pick_name(const struct netbe__opts *o, char name[IFNAMSIZ])
 {
 	const char *want = netbe__opt_str(o, "ifname", NULL);
 	int n;
 
-	if (!want && o->token && strcmp(o->token, be->ops->name) != 0)
+	if (!want && o->token && strcmp(o->token, o->type) != 0)
 		want = o->token;
 	if (want)
 		n = snprintf(name, IFNAMSIZ, "%s", want);
 	else
-		n = snprintf(name, IFNAMSIZ, "%s%%d", be->ops->name);
+		n = snprintf(name, IFNAMSIZ, "%s%%d", o->type);
 	if (n <= 0 || n >= IFNAMSIZ)
 		return netbe__err(-EINVAL,
 				  "tap: interface name '%s' is empty or longer "
@@ -224,7 +175,7 @@ static int tap_open_queue(char name[IFNAMSIZ], short flags, int *out)
 	if (fd < 0)
 		return netbe__err(-errno, "tap: open /dev/net/tun: %s",
 				  strerror(errno));
-	tap_ifreq(&ifr, name);
+	netbe__ifreq(&ifr, name);
 	ifr.ifr_flags = flags;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		r = -errno;
@@ -258,14 +209,13 @@ static short tap_flags(bool want_vnet, unsigned nq)
 	return flags;
 }
 
-static int tap_create(netbe_t *be, struct tap_priv *p,
-		      const struct netbe__opts *o)
+static int tap_create(struct tap_priv *p, const struct netbe__opts *o)
 {
 	char name[IFNAMSIZ];
 	short flags;
 	int r;
 
-	r = tap_pick_name(be, o, name);
+	r = tap_pick_name(o, name);
 	if (r < 0)
 		return r;
 	flags = tap_flags(netbe__opt_bool(o, "vnet_hdr", true), p->nq);
@@ -304,10 +254,9 @@ static int tap_adopt(struct tap_priv *p, const struct netbe__opts *o)
 				  (ifr.ifr_flags & IFF_TAP) ?
 				  "a tap with packet info (no IFF_NO_PI)" :
 				  "a TUN (layer 3) device");
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return netbe__err(-errno, "tap: fd %d: O_NONBLOCK: %s", fd,
-				  strerror(errno));
+	if ((fl = netbe__set_nonblock(fd)) < 0)
+		return netbe__err(fl, "tap: fd %d: O_NONBLOCK: %s", fd,
+				  strerror(-fl));
 	memcpy(p->ifname, ifr.ifr_name, IFNAMSIZ);
 	p->ifname[IFNAMSIZ - 1] = '\0';
 	p->vnet = ifr.ifr_flags & IFF_VNET_HDR;
@@ -363,8 +312,7 @@ static int tap_probe_offloads(struct tap_priv *p)
 }
 
 /* Everything after the fds exist: header, offloads, link settings. */
-static int tap_configure(netbe_t *be, struct tap_priv *p,
-			 const struct netbe__opts *o)
+static int tap_configure(struct tap_priv *p, const struct netbe__opts *o)
 {
 	const char *bridge = netbe__opt_str(o, "bridge", NULL);
 	int r;
@@ -381,15 +329,13 @@ static int tap_configure(netbe_t *be, struct tap_priv *p,
 						  "%s: %s", p->ifname,
 						  strerror(errno));
 	}
-	if (netbe__opt_isset(o, "mtu") &&
-	    (r = tap_set_mtu(p->ifname, netbe__opt_uint(o, "mtu", 0))) < 0)
+	if (o->mtu && (r = netbe__if_set_mtu("tap", p->ifname, o->mtu)) < 0)
 		return r;
 	if (bridge && (r = tap_add_to_bridge(p->ifname, bridge)) < 0)
 		return r;
 	if ((bridge || netbe__opt_bool(o, "up", false)) &&
-	    (r = tap_set_up(p->ifname)) < 0)
+	    (r = netbe__if_set_up("tap", p->ifname)) < 0)
 		return r;
-	be->be_hdr_len = p->vnet ? NETBE_VNET_HDR_LEN : 0;
 	return 0;
 }
 
@@ -416,9 +362,10 @@ static void tap_release(struct tap_priv *p)
 	p->q = NULL;
 }
 
-static int tap_open(netbe_t *be, const struct netbe__opts *o)
+static int tap_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		    struct netbe__opened *out)
 {
-	struct tap_priv *p = tap_priv(be);
+	struct tap_priv *p = tap_priv(bq);
 	int r;
 
 	p->nq = (unsigned)netbe__opt_uint(o, "queues", 1);
@@ -427,49 +374,55 @@ static int tap_open(netbe_t *be, const struct netbe__opts *o)
 		return netbe__err(-ENOMEM, "tap: out of memory");
 	for (unsigned i = 0; i < p->nq; i++)
 		p->q[i].fd = -1;
-	r = netbe__opt_isset(o, "fd") ? tap_adopt(p, o) : tap_create(be, p, o);
-	if (r < 0)
+	r = netbe__opt_isset(o, "fd") ? tap_adopt(p, o) : tap_create(p, o);
+	if (r < 0 || (r = tap_configure(p, o)) < 0 ||
+	    (r = tap_persist(p, o)) < 0)
 		goto fail;
-	if ((r = tap_configure(be, p, o)) < 0)
-		goto fail;
-	for (unsigned i = 1; i < p->nq; i++)
-		if ((r = netbe__add_queue(be, p->q[i].fd)) < 0) {
-			netbe__err(r, "tap: adding queue %u: %s", i,
-				   strerror(-r));
-			goto fail;
-		}
-	if ((r = tap_persist(p, o)) < 0)
-		goto fail;
-	be->fd = p->q[0].fd;
+	out->nqueues = p->nq;
+	for (unsigned i = 0; i < p->nq; i++)
+		out->fd[i] = p->q[i].fd;
+	out->hdr_len = p->vnet ? NETBE_VNET_HDR_LEN : 0;
+	out->caps = tap_caps(p);
+	p->fd_given = false; /* ours from now on */
 	return 0;
 fail:
 	tap_release(p); /* a passed-in fd stays the launcher's */
 	return r;
 }
 
-static void tap_close(netbe_t *be)
+static void tap_close(struct netbe__queue *bq)
 {
-	struct tap_priv *p = tap_priv(be);
+	tap_release(tap_priv(bq));
+}
 
-	if (be->parent) /* queue handles share queue 0's state */
-		return;
-	p->fd_given = false; /* ours since open() succeeded */
-	tap_release(p);
-	for (unsigned i = 0; i < be->nqueues && be->queues; i++)
-		be->queues[i]->fd = -1;
-	be->fd = -1;
+/*
+ * The fd reported an error: a tap fd does so for good once its interface
+ * is deleted (the kernel detaches the queue; TUNGETIFF then fails with
+ * EBADFD).  Anything else is passing.
+ */
+static int tap_rx_error(struct netbe__queue *bq, int fd)
+{
+	struct tap_priv *p = tap_priv(bq);
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) == 0)
+		return 0;
+	netbe__q_log(bq, NETBE_LOG_ERR, "tap: interface %s is gone "
+		     "(deleted?): %s", p->ifname, strerror(errno));
+	return -ENODEV;
 }
 
 /* ---- data path ----------------------------------------------------------- */
 
-static struct tap_queue *tap_q(netbe_t *be)
+static struct tap_queue *tap_q(struct netbe__queue *bq)
 {
-	return &tap_priv(be)->q[be->qidx];
+	return &tap_priv(bq)->q[bq->idx];
 }
 
-static ssize_t tap_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t tap_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct tap_queue *q = tap_q(be);
+	struct tap_queue *q = tap_q(bq);
 	size_t len = iovcnt > 1 ? netbe__iov_len(iov, iovcnt) : 0;
 	ssize_t n;
 
@@ -479,25 +432,25 @@ static ssize_t tap_send(netbe_t *be, const struct iovec *iov, int iovcnt)
 
 		for (int i = 0; i < iovcnt; p += iov[i++].iov_len)
 			memcpy(p, iov[i].iov_base, iov[i].iov_len);
-		n = write(be->fd, q->linear, len);
+		n = write(q->fd, q->linear, len);
 	} else if (iovcnt == 1) {
-		n = write(be->fd, iov[0].iov_base, iov[0].iov_len);
+		n = write(q->fd, iov[0].iov_base, iov[0].iov_len);
 	} else {
-		n = writev(be->fd, iov, iovcnt);
+		n = writev(q->fd, iov, iovcnt);
 	}
 	return n < 0 ? -errno : n;
 }
 
-static ssize_t tap_peek_recvlen(netbe_t *be)
+static ssize_t tap_peek_recvlen(struct netbe__queue *bq)
 {
-	struct tap_queue *q = tap_q(be);
+	struct tap_queue *q = tap_q(bq);
 	ssize_t n;
 
 	if (q->held)
 		return (ssize_t)q->held;
 	if (!q->bounce && !(q->bounce = malloc(TAP_BOUNCE_LEN)))
 		return netbe__err(-ENOMEM, "tap: out of memory");
-	n = read(be->fd, q->bounce, TAP_BOUNCE_LEN);
+	n = read(q->fd, q->bounce, TAP_BOUNCE_LEN);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	q->held = (size_t)n;
@@ -522,9 +475,9 @@ static ssize_t tap_recv_held(struct tap_queue *q, const struct iovec *iov,
  * small we append a one-byte sentinel: if it gets written, the frame did
  * not fit and is reported as dropped (-ENOSPC).
  */
-static ssize_t tap_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t tap_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct tap_queue *q = tap_q(be);
+	struct tap_queue *q = tap_q(bq);
 	struct iovec v[TAP_MAX_IOV + 1];
 	size_t room;
 	uint8_t sentinel;
@@ -533,13 +486,13 @@ static ssize_t tap_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 	if (q->held)
 		return tap_recv_held(q, iov, iovcnt);
 	room = netbe__iov_len(iov, iovcnt);
-	if (room >= be->be_hdr_len + NETBE_MAX_FRAME || iovcnt > TAP_MAX_IOV) {
-		n = readv(be->fd, iov, iovcnt);
+	if (room >= bq->hdr_len + NETBE_MAX_FRAME || iovcnt > TAP_MAX_IOV) {
+		n = readv(q->fd, iov, iovcnt);
 	} else {
 		memcpy(v, iov, (size_t)iovcnt * sizeof(*iov));
 		v[iovcnt].iov_base = &sentinel;
 		v[iovcnt].iov_len = 1;
-		n = readv(be->fd, v, iovcnt + 1);
+		n = readv(q->fd, v, iovcnt + 1);
 	}
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
@@ -548,27 +501,26 @@ static ssize_t tap_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
 
 /* ---- features ------------------------------------------------------------ */
 
-static uint64_t tap_get_cap(netbe_t *be)
+static uint64_t tap_caps(const struct tap_priv *p)
 {
-	struct tap_priv *p = tap_priv(be);
 	unsigned ok = p->offload_ok;
 	uint64_t cap;
 
 	if (!p->vnet)
 		return 0;
 	/* Writes with a valid header are finished by the kernel. */
-	cap = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
-	      VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN |
-	      VIRTIO_NET_F_HOST_UFO;
+	cap = NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
+	      NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |
+	      NETBE_F_HOST_UFO;
 	if (ok & TUN_F_USO4) /* the same kernels parse GSO_UDP_L4 writes */
-		cap |= VIRTIO_NET_F_HOST_USO;
-	cap |= (ok & TUN_F_CSUM) ? VIRTIO_NET_F_GUEST_CSUM : 0;
-	cap |= (ok & TUN_F_TSO4) ? VIRTIO_NET_F_GUEST_TSO4 : 0;
-	cap |= (ok & TUN_F_TSO6) ? VIRTIO_NET_F_GUEST_TSO6 : 0;
-	cap |= (ok & TUN_F_TSO_ECN) ? VIRTIO_NET_F_GUEST_ECN : 0;
-	cap |= (ok & TUN_F_UFO) ? VIRTIO_NET_F_GUEST_UFO : 0;
-	cap |= (ok & TUN_F_USO4) ? VIRTIO_NET_F_GUEST_USO4 : 0;
-	cap |= (ok & TUN_F_USO6) ? VIRTIO_NET_F_GUEST_USO6 : 0;
+		cap |= NETBE_F_HOST_USO;
+	cap |= (ok & TUN_F_CSUM) ? NETBE_F_GUEST_CSUM : 0;
+	cap |= (ok & TUN_F_TSO4) ? NETBE_F_GUEST_TSO4 : 0;
+	cap |= (ok & TUN_F_TSO6) ? NETBE_F_GUEST_TSO6 : 0;
+	cap |= (ok & TUN_F_TSO_ECN) ? NETBE_F_GUEST_ECN : 0;
+	cap |= (ok & TUN_F_UFO) ? NETBE_F_GUEST_UFO : 0;
+	cap |= (ok & TUN_F_USO4) ? NETBE_F_GUEST_USO4 : 0;
+	cap |= (ok & TUN_F_USO6) ? NETBE_F_GUEST_USO6 : 0;
 	return cap;
 }
 
@@ -581,23 +533,24 @@ static unsigned tap_guest_to_tun(uint64_t f, unsigned ok)
 {
 	unsigned t = 0;
 
-	if (!(f & VIRTIO_NET_F_GUEST_CSUM))
+	if (!(f & NETBE_F_GUEST_CSUM))
 		return 0;
 	t |= TUN_F_CSUM;
-	t |= (f & VIRTIO_NET_F_GUEST_TSO4) ? TUN_F_TSO4 : 0;
-	t |= (f & VIRTIO_NET_F_GUEST_TSO6) ? TUN_F_TSO6 : 0;
-	if ((f & VIRTIO_NET_F_GUEST_ECN) && (t & (TUN_F_TSO4 | TUN_F_TSO6)))
+	t |= (f & NETBE_F_GUEST_TSO4) ? TUN_F_TSO4 : 0;
+	t |= (f & NETBE_F_GUEST_TSO6) ? TUN_F_TSO6 : 0;
+	if ((f & NETBE_F_GUEST_ECN) && (t & (TUN_F_TSO4 | TUN_F_TSO6)))
 		t |= TUN_F_TSO_ECN;
-	t |= (f & VIRTIO_NET_F_GUEST_UFO) ? TUN_F_UFO : 0;
-	if ((f & VIRTIO_NET_F_GUEST_USO4) && (f & VIRTIO_NET_F_GUEST_USO6))
+	t |= (f & NETBE_F_GUEST_UFO) ? TUN_F_UFO : 0;
+	if ((f & NETBE_F_GUEST_USO4) && (f & NETBE_F_GUEST_USO6))
 		t |= TAP_OFFLOAD_USO;
 	return t & ok;
 }
 
-static int tap_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
+static int tap_set_cap(struct netbe__queue *bq, uint64_t features,
+		       unsigned fe_hdr_len)
 {
-	struct tap_priv *p = tap_priv(be);
-	unsigned len, flags, old = be->be_hdr_len;
+	struct tap_priv *p = tap_priv(bq);
+	unsigned len, flags, old = bq->hdr_len;
 	int r;
 
 	if (!p->vnet)
@@ -618,31 +571,19 @@ static int tap_set_cap(netbe_t *be, uint64_t features, unsigned fe_hdr_len)
 		return r;
 	}
 	p->offload_cur = flags;
-	be->be_hdr_len = len;
-	for (unsigned i = 0; be->queues && i < be->nqueues; i++)
-		be->queues[i]->be_hdr_len = len;
-	return 0;
+	return (int)len;
 }
 
-static int tap_get_mtu(netbe_t *be)
+static int tap_get_mtu(struct netbe__queue *bq)
 {
-	struct tap_priv *p = tap_priv(be);
-	struct ifreq ifr;
-	int r;
-
-	tap_ifreq(&ifr, p->ifname);
-	r = tap_ifioctl(SIOCGIFMTU, &ifr);
-	if (r < 0)
-		return netbe__err(r, "tap: SIOCGIFMTU %s: %s", p->ifname,
-				  strerror(-r));
-	return ifr.ifr_mtu;
+	return netbe__if_mtu("tap", tap_priv(bq)->ifname);
 }
 
 #define TAP_OPS_BODY                                                         \
 	.options = tap_options, .priv_size = sizeof(struct tap_priv),        \
 	.open = tap_open, .close = tap_close, .send = tap_send,              \
 	.peek_recvlen = tap_peek_recvlen, .recv = tap_recv,                  \
-	.get_cap = tap_get_cap, .set_cap = tap_set_cap,                      \
+	.rx_error = tap_rx_error, .set_cap = tap_set_cap,                    \
 	.get_mtu = tap_get_mtu
 
 const struct netbe__ops netbe__tap_ops = {

@@ -9,7 +9,7 @@
  *   vde_open() registers a port through the control socket and gives a
  *   data fd on which each frame is one datagram, without any header.
  *
- *   The data fd is be->fd.  libvdeplug only offers vde_recv()/vde_send()
+ *   The data fd is the queue's readiness fd.  libvdeplug only offers vde_recv()/vde_send()
  *   on flat buffers (a plugin may add or strip its own headers, so the
  *   fd itself is not ours to read), and vde_recv() truncates silently:
  *   frames are received into a bounce buffer larger than any frame, so a
@@ -40,15 +40,15 @@
 
 #include <libvdeplug.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 #define VDE_ETH_OVERHEAD 18 /* Ethernet header and a VLAN tag */
 #define VDE_MTU_DEFAULT 1500
 #define VDE_BOUNCE (NETBE_MAX_FRAME + 1) /* + 1: a bigger one shows */
 
-struct vde_priv {
+struct vdebe_priv {
 	VDECONN *conn;
-	netbe_t *be;
+	struct netbe__queue *bq;
 	netbe_watch_t *ctl_w;
 	uint8_t *rxbuf;	 /* bounce buffer for receive */
 	size_t held;	 /* length of the frame peek left in rxbuf */
@@ -56,7 +56,7 @@ struct vde_priv {
 	size_t max_frame;
 };
 
-static const struct netbe_option vde_options[] = {
+static const struct netbe_option vdebe_options[] = {
 	{ .key = "sock", .type = NETBE_OPT_STRING,
 	  .help = "the switch: vde_switch's control directory, or a "
 		  "libvdeplug URL (default: what follows 'vde:')" },
@@ -68,7 +68,7 @@ static const struct netbe_option vde_options[] = {
 	{ .key = NULL },
 };
 
-static const char *vde_sock(const struct netbe__opts *o)
+static const char *vdebe_sock(const struct netbe__opts *o)
 {
 	const char *s = netbe__opt_str(o, "sock", NULL);
 
@@ -78,32 +78,24 @@ static const char *vde_sock(const struct netbe__opts *o)
 	return *s == ':' ? s + 1 : s;
 }
 
-static int vde_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 /* The switch closed the control connection: it is gone for good. */
-static void vde_ctl_cb(int fd, int events, void *arg)
+static void vdebe_ctl_cb(int fd, int events, void *arg)
 {
-	struct vde_priv *p = arg;
+	struct vdebe_priv *p = arg;
 	char c;
 	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 
 	(void)events;
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return; /* the switch said something; nothing we use */
-	netbe__log(NETBE_LOG_WARN, "vde: the switch closed the connection");
+	netbe__q_log(p->bq, NETBE_LOG_WARN, "vde: the switch closed the "
+		     "connection");
 	netbe_watch_del(p->ctl_w);
 	p->ctl_w = NULL;
-	netbe__rx_hangup(p->be);
+	netbe__q_hangup(p->bq);
 }
 
-static void vde_release(struct vde_priv *p)
+static void vdebe_release(struct vdebe_priv *p)
 {
 	netbe_watch_del(p->ctl_w);
 	p->ctl_w = NULL;
@@ -115,9 +107,9 @@ static void vde_release(struct vde_priv *p)
 	p->rxbuf = p->txbuf = NULL;
 }
 
-static int vde_connect(struct vde_priv *p, const struct netbe__opts *o)
+static int vdebe_connect(struct vdebe_priv *p, const struct netbe__opts *o)
 {
-	const char *sock = vde_sock(o);
+	const char *sock = vdebe_sock(o);
 	struct vde_open_args args = {
 		.port = (int)netbe__opt_uint(o, "port", 0),
 		.group = (char *)netbe__opt_str(o, "group", NULL),
@@ -141,48 +133,45 @@ static int vde_connect(struct vde_priv *p, const struct netbe__opts *o)
 	return 0;
 }
 
-static int vde_open_be(netbe_t *be, const struct netbe__opts *o)
+static int vdebe_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		       struct netbe__opened *out)
 {
-	struct vde_priv *p = be->priv;
+	struct vdebe_priv *p = bq->priv;
 	int r;
 
-	p->be = be;
-	p->max_frame = VDE_ETH_OVERHEAD + (be->mtu_cfg ? be->mtu_cfg
-						  : VDE_MTU_DEFAULT);
+	p->bq = bq;
+	p->max_frame = VDE_ETH_OVERHEAD + (o->mtu ? o->mtu : VDE_MTU_DEFAULT);
 	p->rxbuf = malloc(VDE_BOUNCE);
 	p->txbuf = malloc(p->max_frame);
 	if (!p->rxbuf || !p->txbuf) {
 		r = netbe__err(-ENOMEM, "vde: out of memory");
 		goto fail;
 	}
-	if ((r = vde_connect(p, o)) < 0)
+	if ((r = vdebe_connect(p, o)) < 0)
 		goto fail;
-	be->fd = vde_datafd(p->conn);
-	if ((r = vde_nonblock(be->fd)) < 0) {
+	if ((r = netbe__set_nonblock(vde_datafd(p->conn))) < 0) {
 		netbe__err(r, "vde: O_NONBLOCK: %s", strerror(-r));
 		goto fail;
 	}
-	r = netbe_loop_add_fd(be->loop, vde_ctlfd(p->conn), NETBE_EV_READ, 1,
-			      vde_ctl_cb, p, &p->ctl_w);
+	r = netbe_loop_add_fd(o->loop, vde_ctlfd(p->conn), NETBE_EV_READ, 1,
+			      vdebe_ctl_cb, p, &p->ctl_w);
 	if (r < 0)
 		goto fail;
-	be->be_hdr_len = 0;
+	out->fd[0] = vde_datafd(p->conn);
 	return 0;
 fail:
-	vde_release(p);
-	be->fd = -1;
+	vdebe_release(p);
 	return r;
 }
 
-static void vde_close_be(netbe_t *be)
+static void vdebe_close(struct netbe__queue *bq)
 {
-	vde_release(be->priv);
-	be->fd = -1;
+	vdebe_release(bq->priv);
 }
 
-static ssize_t vde_send_be(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t vdebe_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct vde_priv *p = be->priv;
+	struct vdebe_priv *p = bq->priv;
 	size_t len = netbe__iov_len(iov, iovcnt);
 	const void *buf = iov[0].iov_base;
 	ssize_t n;
@@ -198,7 +187,7 @@ static ssize_t vde_send_be(netbe_t *be, const struct iovec *iov, int iovcnt)
 }
 
 /* One datagram into the bounce buffer; 0 when none. */
-static ssize_t vde_fill(struct vde_priv *p)
+static ssize_t vdebe_fill(struct vdebe_priv *p)
 {
 	ssize_t n = vde_recv(p->conn, p->rxbuf, VDE_BOUNCE, 0);
 
@@ -209,23 +198,23 @@ static ssize_t vde_fill(struct vde_priv *p)
 	return n;
 }
 
-static ssize_t vde_peek(netbe_t *be)
+static ssize_t vdebe_peek(struct netbe__queue *bq)
 {
-	struct vde_priv *p = be->priv;
+	struct vdebe_priv *p = bq->priv;
 	ssize_t n;
 
 	if (p->held)
 		return (ssize_t)p->held;
-	n = vde_fill(p);
+	n = vdebe_fill(p);
 	if (n > 0)
 		p->held = (size_t)n;
 	return n;
 }
 
-static ssize_t vde_recv_be(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t vdebe_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct vde_priv *p = be->priv;
-	ssize_t n = p->held ? (ssize_t)p->held : vde_fill(p);
+	struct vdebe_priv *p = bq->priv;
+	ssize_t n = p->held ? (ssize_t)p->held : vdebe_fill(p);
 
 	p->held = 0;
 	if (n <= 0)
@@ -235,9 +224,9 @@ static ssize_t vde_recv_be(netbe_t *be, const struct iovec *iov, int iovcnt)
 	return (ssize_t)netbe__buf_to_iov(p->rxbuf, (size_t)n, iov, iovcnt, 0);
 }
 
-static int vde_get_mtu(netbe_t *be)
+static int vdebe_get_mtu(struct netbe__queue *bq)
 {
-	struct vde_priv *p = be->priv;
+	struct vdebe_priv *p = bq->priv;
 
 	return (int)(p->max_frame - VDE_ETH_OVERHEAD);
 }
@@ -246,12 +235,12 @@ const struct netbe__ops netbe__vde_ops = {
 	.name = "vde",
 	.prefixes = "vde",
 	.description = "a port on a VDE switch (vde_switch, libvdeplug URLs)",
-	.options = vde_options,
-	.priv_size = sizeof(struct vde_priv),
-	.open = vde_open_be,
-	.close = vde_close_be,
-	.send = vde_send_be,
-	.peek_recvlen = vde_peek,
-	.recv = vde_recv_be,
-	.get_mtu = vde_get_mtu,
+	.options = vdebe_options,
+	.priv_size = sizeof(struct vdebe_priv),
+	.open = vdebe_open,
+	.close = vdebe_close,
+	.send = vdebe_send,
+	.peek_recvlen = vdebe_peek,
+	.recv = vdebe_recv,
+	.get_mtu = vdebe_get_mtu,
 };

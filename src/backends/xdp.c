@@ -64,7 +64,7 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
-#include "netbe_int.h"
+#include "util.h"
 
 /* Newer than Debian 12's uapi headers. */
 #ifndef XDP_USE_SG
@@ -109,10 +109,11 @@ struct xdp_q {
 
 struct xdp_priv {
 	char ifname[IFNAMSIZ];
+	unsigned ifindex;  /* at open: tells a deleted interface */
 	unsigned queue0, nq;
 	bool want_sg;	   /* the "multibuf" key */
 	bool sg;	   /* multi-buffer bound on every queue */
-	struct xdp_q *q;   /* nq entries, indexed by be->qidx */
+	struct xdp_q *q;   /* nq entries, indexed by bq->idx */
 };
 
 static const struct netbe_option xdp_options[] = {
@@ -290,9 +291,9 @@ static const char *xdp_bpffs(void)
 
 /* ---- opening ------------------------------------------------------------- */
 
-static struct xdp_priv *xdp_priv(netbe_t *be)
+static struct xdp_priv *xdp_priv(struct netbe__queue *bq)
 {
-	return be->priv;
+	return bq->priv;
 }
 
 static const char *xdp_pick_ifname(const struct netbe__opts *o)
@@ -559,9 +560,10 @@ static int xdp_check_ifname(struct xdp_priv *p, const char *name)
 
 static pthread_once_t xdp_once = PTHREAD_ONCE_INIT;
 
-static int xdp_open(netbe_t *be, const struct netbe__opts *o)
+static int xdp_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		    struct netbe__opened *out)
 {
-	struct xdp_priv *p = xdp_priv(be);
+	struct xdp_priv *p = xdp_priv(bq);
 	uint32_t modes[2];
 	uint16_t bind = 0;
 	int nmodes = 0, r;
@@ -584,31 +586,27 @@ static int xdp_open(netbe_t *be, const struct netbe__opts *o)
 				   bind, bpffs);
 		if (r < 0)
 			goto fail;
-		if (i > 0 && (r = netbe__add_queue(be, p->q[i].fd)) < 0) {
-			netbe__err(r, "xdp: adding queue %u: %s", i,
-				   strerror(-r));
-			goto fail;
-		}
+		out->fd[i] = p->q[i].fd;
 	}
-	be->fd = p->q[0].fd;
-	be->be_hdr_len = 0; /* AF_XDP carries no offload metadata */
-	return 0;
+	out->nqueues = p->nq;
+	p->ifindex = if_nametoindex(p->ifname);
+	return 0; /* no header: AF_XDP carries no offload metadata */
 fail:
 	xdp_release(p);
 	return r;
 }
 
 /* The core closes queue 0 only; its state holds every queue's socket. */
-static void xdp_close(netbe_t *be)
+static void xdp_close(struct netbe__queue *bq)
 {
-	xdp_release(xdp_priv(be));
+	xdp_release(xdp_priv(bq));
 }
 
 /* ---- transmit ------------------------------------------------------------ */
 
-static struct xdp_q *xdp_q(netbe_t *be)
+static struct xdp_q *xdp_q(struct netbe__queue *bq)
 {
-	return &xdp_priv(be)->q[be->qidx];
+	return &xdp_priv(bq)->q[bq->idx];
 }
 
 /* Takes the chunks of finished transmissions back. */
@@ -686,10 +684,10 @@ static int xdp_plan(const struct xdp_priv *p, struct netbe_msg *msgs, int n,
 	return i;
 }
 
-static int xdp_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int xdp_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct xdp_priv *p = xdp_priv(be);
-	struct xdp_q *q = xdp_q(be);
+	struct xdp_priv *p = xdp_priv(bq);
+	struct xdp_q *q = xdp_q(bq);
 	unsigned room, ndesc;
 	uint32_t idx = 0;
 	int fit;
@@ -710,7 +708,7 @@ static int xdp_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 
 		msgs[i].len = s ? len : 0;
 		if (!s) { /* refused: larger than a chunk, no multi-buffer */
-			netbe__count(&be->tx.errors, 1);
+			netbe__q_drop(bq, NETBE_TX, NETBE_DROP_OVERSIZE, 1);
 			continue;
 		}
 		xdp_put_frame(q, msgs[i].iov, msgs[i].iovcnt, len, idx);
@@ -723,17 +721,17 @@ static int xdp_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 	return fit;
 }
 
-static ssize_t xdp_send(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t xdp_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct netbe_msg m = { .iov = (struct iovec *)iov, .iovcnt = iovcnt };
 	size_t len = netbe__iov_len(iov, iovcnt);
 	int r;
 
-	if (!xdp_segs(xdp_priv(be), len))
+	if (!xdp_segs(xdp_priv(bq), len))
 		return netbe__err(-EMSGSIZE, "xdp: %s: a %zu-byte frame needs "
 				  "AF_XDP multi-buffer (Linux 6.6), not "
-				  "available here", xdp_priv(be)->ifname, len);
-	r = xdp_send_batch(be, &m, 1);
+				  "available here", xdp_priv(bq)->ifname, len);
+	r = xdp_send_batch(bq, &m, 1);
 	return r < 0 ? r : (ssize_t)m.len;
 }
 
@@ -749,7 +747,7 @@ static int64_t xdp_now(void)
 
 /* Adds frames the kernel dropped for this socket (too large, ring full)
  * to our drop counter; rate-limited, as it costs a syscall. */
-static void xdp_fold_kernel_drops(netbe_t *be, struct xdp_q *q)
+static void xdp_fold_kernel_drops(struct netbe__queue *bq, struct xdp_q *q)
 {
 	struct xdp_statistics st;
 	socklen_t len = sizeof(st);
@@ -763,7 +761,8 @@ static void xdp_fold_kernel_drops(netbe_t *be, struct xdp_q *q)
 		return;
 	total = st.rx_dropped + st.rx_ring_full + st.rx_invalid_descs;
 	if (total > q->kdrops)
-		netbe__count(&be->rx.drops, total - q->kdrops);
+		netbe__q_drop(bq, NETBE_RX, NETBE_DROP_RING,
+			      total - q->kdrops);
 	q->kdrops = total;
 }
 
@@ -848,21 +847,21 @@ static void xdp_rx_done(struct xdp_q *q, uint32_t used)
 		(void)recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
-static ssize_t xdp_recv(netbe_t *be, const struct iovec *iov, int iovcnt)
+static ssize_t xdp_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
-	struct xdp_q *q = xdp_q(be);
+	struct xdp_q *q = xdp_q(bq);
 	uint32_t used;
 	ssize_t r = xdp_recv_one(q, iov, iovcnt, &used);
 
 	if (r == 0)
-		xdp_fold_kernel_drops(be, q);
+		xdp_fold_kernel_drops(bq, q);
 	xdp_rx_done(q, used);
 	return r;
 }
 
-static int xdp_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
+static int xdp_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 {
-	struct xdp_q *q = xdp_q(be);
+	struct xdp_q *q = xdp_q(bq);
 	uint32_t used = 0, u;
 	int got = 0, dropped = 0;
 
@@ -875,58 +874,43 @@ static int xdp_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			netbe__count(&be->rx.drops, 1);
+			netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 			dropped++;
 			continue;
 		}
 		msgs[got++].len = (size_t)r;
 	}
 	if (got == 0 && dropped == 0)
-		xdp_fold_kernel_drops(be, q);
+		xdp_fold_kernel_drops(bq, q);
 	xdp_rx_done(q, used);
 	return got == 0 && dropped ? -ENOSPC : got;
 }
 
-static ssize_t xdp_peek_recvlen(netbe_t *be)
+static ssize_t xdp_peek_recvlen(struct netbe__queue *bq)
 {
 	uint32_t nd;
 
-	return (ssize_t)xdp_rx_head(xdp_q(be), &nd);
+	return (ssize_t)xdp_rx_head(xdp_q(bq), &nd);
 }
 
 /* ---- queries ------------------------------------------------------------- */
 
-static int xdp_ifreq(netbe_t *be, unsigned long req, struct ifreq *ifr)
+static int xdp_get_mtu(struct netbe__queue *bq)
 {
-	struct xdp_priv *p = xdp_priv(be);
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
-
-	memset(ifr, 0, sizeof(*ifr));
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", p->ifname);
-	if (s < 0 || ioctl(s, req, ifr) < 0)
-		r = netbe__err(-errno, "xdp: %s: %s", p->ifname,
-			       strerror(errno));
-	if (s >= 0)
-		close(s);
-	return r;
+	return netbe__if_mtu("xdp", xdp_priv(bq)->ifname);
 }
 
-static int xdp_get_mtu(netbe_t *be)
+static int xdp_get_mac(struct netbe__queue *bq, uint8_t mac[6])
 {
-	struct ifreq ifr;
-	int r = xdp_ifreq(be, SIOCGIFMTU, &ifr);
-
-	return r < 0 ? r : ifr.ifr_mtu;
+	return netbe__if_mac("xdp", xdp_priv(bq)->ifname, mac);
 }
 
-static int xdp_get_mac(netbe_t *be, uint8_t mac[6])
+/* The socket reports its interface going down or away (ENETDOWN). */
+static int xdp_rx_error(struct netbe__queue *bq, int fd)
 {
-	struct ifreq ifr;
-	int r = xdp_ifreq(be, SIOCGIFHWADDR, &ifr);
+	struct xdp_priv *p = xdp_priv(bq);
 
-	if (r == 0)
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return r;
+	return netbe__if_rx_error(bq, fd, p->ifname, p->ifindex);
 }
 
 const struct netbe__ops netbe__xdp_ops = {
@@ -943,6 +927,7 @@ const struct netbe__ops netbe__xdp_ops = {
 	.recv = xdp_recv,
 	.send_batch = xdp_send_batch,
 	.recv_batch = xdp_recv_batch,
+	.rx_error = xdp_rx_error,
 	.get_mtu = xdp_get_mtu,
 	.get_mac = xdp_get_mac,
 };

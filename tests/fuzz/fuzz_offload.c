@@ -74,9 +74,9 @@ static void library(const uint8_t *frame, size_t len)
 	static netbe_t *a, *b;
 	static uint8_t rx[NETBE_MAX_FRAME + 16];
 	struct iovec v = { (void *)frame, len }, r = { rx, sizeof(rx) };
-	uint64_t host = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
-			VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN |
-			VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_HOST_USO;
+	uint64_t host = NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
+			NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |
+			NETBE_F_HOST_UFO | NETBE_F_HOST_USO;
 	ssize_t got;
 
 	if (!a) {

@@ -120,13 +120,13 @@ static void check_keys(void)
 	/* Without a header only what the library does in software (the
 	 * HOST_* side) is offered; receive offloads cannot be. */
 	TU_CHECK(netbe_get_vnet_hdr_len(be) == 0 &&
-		 (netbe_get_cap(be) & (VIRTIO_NET_F_GUEST_CSUM |
-				       VIRTIO_NET_F_GUEST_TSO4)) == 0 &&
-		 (netbe_get_cap(be) & VIRTIO_NET_F_HOST_TSO4),
+		 (netbe_get_cap(be) & (NETBE_F_GUEST_CSUM |
+				       NETBE_F_GUEST_TSO4)) == 0 &&
+		 (netbe_get_cap(be) & NETBE_F_HOST_TSO4),
 		 "vnet_hdr=off: header %zu cap %#llx",
 		 netbe_get_vnet_hdr_len(be),
 		 (unsigned long long)netbe_get_cap(be));
-	TU_CHECK(netbe_set_cap(be, VIRTIO_NET_F_GUEST_CSUM, 12) < 0,
+	TU_CHECK(netbe_set_cap(be, NETBE_F_GUEST_CSUM, 12) < 0,
 		 "receive offloads accepted without a header");
 	TU_CHECK(netbe_set_cap(be, 0, 12) == 0, "header-only set_cap: %s",
 		 netbe_last_error());

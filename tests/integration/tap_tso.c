@@ -115,8 +115,8 @@ static void check_whole(netbe_t *c)
 
 int main(void)
 {
-	uint64_t need = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4;
-	uint64_t guest = VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4;
+	uint64_t need = NETBE_F_CSUM | NETBE_F_HOST_TSO4;
+	uint64_t guest = NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4;
 	netbe_loop_t *loop;
 	netbe_t *a, *b, *c;
 	int r;

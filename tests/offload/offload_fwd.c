@@ -73,10 +73,10 @@ static unsigned move(netbe_t *from, netbe_t *to, unsigned long *lost)
 
 int main(int argc, char **argv)
 {
-	uint64_t guest = VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |
-			 VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN;
-	uint64_t host = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
-			VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN;
+	uint64_t guest = NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |
+			 NETBE_F_GUEST_TSO6 | NETBE_F_GUEST_ECN;
+	uint64_t host = NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
+			NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN;
 	netbe_t *ta, *tb, *p1, *p2;
 	struct netbe_stats st;
 	unsigned long lost = 0;

@@ -28,8 +28,8 @@
 
 #define HDR 12
 #define ALL_HOST                                                             \
-	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 | \
-	 VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_HOST_USO)
+	(NETBE_F_CSUM | NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | \
+	 NETBE_F_HOST_ECN | NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
 
 static uint8_t frame[NETBE_MAX_FRAME + HDR];
 static uint8_t buf[NETBE_MAX_FRAME + HDR];

@@ -17,8 +17,8 @@
 
 #define HDR 12
 #define ALL_HOST                                                             \
-	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 | \
-	 VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_HOST_USO)
+	(NETBE_F_CSUM | NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | \
+	 NETBE_F_HOST_ECN | NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
 
 static uint8_t frame[NETBE_MAX_FRAME + HDR];
 static uint8_t rx[NETBE_MAX_FRAME + HDR + 100];
@@ -148,10 +148,10 @@ static void caps_report_emulation(void **state)
 	struct pair *p = *state;
 
 	assert_true((netbe_get_cap(p->a) & ALL_HOST) == ALL_HOST);
-	assert_int_equal(netbe_get_cap(p->a) & VIRTIO_NET_F_GUEST_CSUM, 0);
+	assert_int_equal(netbe_get_cap(p->a) & NETBE_F_GUEST_CSUM, 0);
 	assert_int_equal(netbe_set_cap(p->a, ALL_HOST, HDR), 0);
 	assert_int_equal(netbe_get_vnet_hdr_len(p->a), 0);
-	assert_int_equal(netbe_set_cap(p->a, VIRTIO_NET_F_GUEST_TSO4, HDR),
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_GUEST_TSO4, HDR),
 			 -ENOTSUP);
 }
 
@@ -240,8 +240,8 @@ static void native_passthrough(void **state)
 	struct iovec iov = { rx, sizeof(rx) };
 
 	assert_int_equal(netbe_set_cap(p->a, ALL_HOST, HDR), 0);
-	assert_int_equal(netbe_set_cap(p->b, VIRTIO_NET_F_GUEST_CSUM |
-					     VIRTIO_NET_F_GUEST_TSO4, HDR), 0);
+	assert_int_equal(netbe_set_cap(p->b, NETBE_F_GUEST_CSUM |
+					     NETBE_F_GUEST_TSO4, HDR), 0);
 	assert_int_equal(send_frame(p->a, len), len);
 	assert_int_equal(netbe_peek_recvlen(p->b), len);
 	assert_int_equal(netbe_recv(p->b, &iov, 1), len);
@@ -256,7 +256,7 @@ static void rx_segmented_small_buffers(void **state)
 	size_t len = gso_frame(&s, NETBE_VNET_HDR_GSO_TCPV6, 1428);
 
 	assert_int_equal(netbe_set_cap(p->a, ALL_HOST, HDR), 0);
-	assert_int_equal(netbe_set_cap(p->b, VIRTIO_NET_F_GUEST_CSUM, HDR), 0);
+	assert_int_equal(netbe_set_cap(p->b, NETBE_F_GUEST_CSUM, HDR), 0);
 	assert_int_equal(send_frame(p->a, len), len);
 	assert_int_equal(recv_segments(p->b, HDR, 1600, 64000, 3,
 				       NETBE_VNET_HDR_F_DATA_VALID), 45);

@@ -541,8 +541,8 @@ static int recv_segments(netbe_t *be, size_t hdr, uint32_t *bytes)
  */
 static void t_gso(void)
 {
-	uint64_t host = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4;
-	uint64_t guest = VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4;
+	uint64_t host = NETBE_F_CSUM | NETBE_F_HOST_TSO4;
+	uint64_t guest = NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4;
 	netbe_t *a = open_fmt("packet,ifname=vA,ring=%s", ring);
 	netbe_t *plain = open_fmt("packet,ifname=vB,ring=%s", ring);
 	netbe_t *csum = open_fmt("packet,ifname=vB,ring=%s", ring);
@@ -554,11 +554,11 @@ static void t_gso(void)
 	uint32_t bytes;
 	int raw = raw_socket("vB"), n;
 
-	PK_CHECK(!!(netbe_get_cap(a) & VIRTIO_NET_F_GUEST_TSO4) == v3,
+	PK_CHECK(!!(netbe_get_cap(a) & NETBE_F_GUEST_TSO4) == v3,
 		 "GUEST_TSO4 offered by ring %s: %d", ring,
-		 !!(netbe_get_cap(a) & VIRTIO_NET_F_GUEST_TSO4));
+		 !!(netbe_get_cap(a) & NETBE_F_GUEST_TSO4));
 	negotiate(a, host, NETBE_VNET_HDR_LEN);
-	negotiate(csum, VIRTIO_NET_F_GUEST_CSUM, NETBE_VNET_HDR_LEN);
+	negotiate(csum, NETBE_F_GUEST_CSUM, NETBE_VNET_HDR_LEN);
 	if (v3) {
 		tso = open_fmt("packet,ifname=vB,ring=v3");
 		negotiate(tso, guest, NETBE_VNET_HDR_LEN);

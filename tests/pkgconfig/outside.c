@@ -11,5 +11,5 @@ int main(void)
 	printf("libnetbe %s, %zu backends, parse=%d\n", netbe_version(),
 	       netbe_backend_count(), r);
 	netbe_config_free(cfg);
-	return r == 0 && strcmp(netbe_version(), "0.1.0") == 0 ? 0 : 1;
+	return r == 0 && strcmp(netbe_version(), NETBE_VERSION_STRING) == 0 ? 0 : 1;
 }

@@ -17,8 +17,8 @@ static void expect_traffic(struct pair *p, unsigned hlen)
 
 /* What the library completes in software for any backend. */
 #define SOFT_CAP                                                             \
-	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 | \
-	 VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_HOST_USO)
+	(NETBE_F_CSUM | NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | \
+	 NETBE_F_HOST_ECN | NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
 
 static void cap_plain_is_soft(void **state)
 {
@@ -71,11 +71,11 @@ static void set_cap_unsupported_offload(void **state)
 
 	assert_int_equal(netbe_set_cap(p->a, 0, 12), 0);
 	/* Receive offloads cannot be made up: the plain pipe has none. */
-	assert_int_equal(netbe_set_cap(p->a, VIRTIO_NET_F_GUEST_CSUM, 12),
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_GUEST_CSUM, 12),
 			 -ENOTSUP);
 	assert_non_null(strstr(netbe_last_error(), "0x2 not supported"));
-	assert_int_equal(netbe_set_cap(p->a, VIRTIO_NET_F_CSUM |
-					     VIRTIO_NET_F_GUEST_TSO4, 10),
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_CSUM |
+					     NETBE_F_GUEST_TSO4, 10),
 			 -ENOTSUP);
 	assert_int_equal(netbe_get_vnet_hdr_len(p->a), 0);
 	expect_traffic(p, 12);
@@ -85,18 +85,18 @@ static void set_cap_offload_needs_header(void **state)
 {
 	struct pair *p = *state;
 
-	assert_int_equal(netbe_set_cap(p->a, VIRTIO_NET_F_CSUM, 0), -EINVAL);
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_CSUM, 0), -EINVAL);
 	assert_non_null(strstr(netbe_last_error(), "need a virtio-net header"));
-	assert_int_equal(netbe_set_cap(p->a, VIRTIO_NET_F_CSUM, 12), 0);
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_CSUM, 12), 0);
 	assert_int_equal(netbe_set_cap(p->a, NETBE_OFFLOAD_MASK, 10), 0);
 }
 
 static void set_cap_non_offload_bits_ignored(void **state)
 {
 	struct pair *p = *state;
-	uint64_t f = VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_MAC |
-		     VIRTIO_NET_F_STATUS | VIRTIO_NET_F_CTRL_VQ |
-		     VIRTIO_NET_F_MTU | VIRTIO_NET_F_MQ;
+	uint64_t f = NETBE_F_MRG_RXBUF | NETBE_F_MAC |
+		     NETBE_F_STATUS | NETBE_F_CTRL_VQ |
+		     NETBE_F_MTU | NETBE_F_MQ;
 
 	assert_int_equal(netbe_set_cap(p->a, f, 12), 0);
 	expect_traffic(p, 12);
@@ -107,7 +107,7 @@ static void set_cap_non_offload_bits_ignored(void **state)
 static void set_cap_offload_all(void **state)
 {
 	struct pair *p = *state;
-	uint64_t f = NETBE_OFFLOAD_MASK | VIRTIO_NET_F_MRG_RXBUF;
+	uint64_t f = NETBE_OFFLOAD_MASK | NETBE_F_MRG_RXBUF;
 
 	assert_int_equal(netbe_set_cap(p->a, f, 12), 0);
 	assert_int_equal(netbe_get_vnet_hdr_len(p->a), 12);

@@ -150,10 +150,10 @@ static void peer_send(struct vnic *v, int from, int n)
 static struct vnic *vnic_open(const char *extra)
 {
 	static unsigned seq;
-	uint64_t feat = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM |
-			VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_TSO4 |
-			VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_MAC |
-			VIRTIO_NET_F_STATUS;
+	uint64_t feat = NETBE_F_CSUM | NETBE_F_GUEST_CSUM |
+			NETBE_F_HOST_TSO4 | NETBE_F_GUEST_TSO4 |
+			NETBE_F_MRG_RXBUF | NETBE_F_MAC |
+			NETBE_F_STATUS;
 	struct vnic *v = calloc(1, sizeof(*v));
 	netbe_config_t *cfg = netbe_config_new();
 	char spec[128];
@@ -169,7 +169,7 @@ static struct vnic *vnic_open(const char *extra)
 	assert_int_equal(netbe_open(&v->peer, spec, NULL, nop_cb, NULL), 0);
 	cap = netbe_get_cap(v->be);
 	assert_true(cap == NETBE_OFFLOAD_MASK);
-	assert_int_equal(netbe_set_cap(v->be, feat & (cap | VIRTIO_NET_F_MRG_RXBUF), HDR), 0);
+	assert_int_equal(netbe_set_cap(v->be, feat & (cap | NETBE_F_MRG_RXBUF), HDR), 0);
 	assert_int_equal(netbe_set_cap(v->peer, 0, HDR), 0);
 	return v;
 }

@@ -15,9 +15,8 @@
 
 #include "netbe.h"
 
-#ifndef NETBE_TOOL_VERSION
-#define NETBE_TOOL_VERSION "0.1.0"
-#endif
+/* The tool is built with the library: one version (meson's). */
+#define NETBE_TOOL_VERSION NETBE_VERSION_STRING
 
 #define PROG_NAME "netbe"
 

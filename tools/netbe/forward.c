@@ -47,22 +47,22 @@ struct fwd {
 static const struct {
 	uint64_t guest, host;
 } offload_pairs[] = {
-	{ VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_CSUM },
-	{ VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_TSO4 },
-	{ VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_HOST_TSO6 },
-	{ VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_HOST_ECN },
-	{ VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_UFO },
-	{ VIRTIO_NET_F_GUEST_USO4, VIRTIO_NET_F_HOST_USO },
-	{ VIRTIO_NET_F_GUEST_USO6, VIRTIO_NET_F_HOST_USO },
+	{ NETBE_F_GUEST_CSUM, NETBE_F_CSUM },
+	{ NETBE_F_GUEST_TSO4, NETBE_F_HOST_TSO4 },
+	{ NETBE_F_GUEST_TSO6, NETBE_F_HOST_TSO6 },
+	{ NETBE_F_GUEST_ECN, NETBE_F_HOST_ECN },
+	{ NETBE_F_GUEST_UFO, NETBE_F_HOST_UFO },
+	{ NETBE_F_GUEST_USO4, NETBE_F_HOST_USO },
+	{ NETBE_F_GUEST_USO6, NETBE_F_HOST_USO },
 };
 
 #define N_PAIRS (sizeof(offload_pairs) / sizeof(offload_pairs[0]))
 
 #define GUEST_NEEDS_CSUM                                                   \
-	(VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |                \
-	 VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_GUEST_UFO |                  \
-	 VIRTIO_NET_F_GUEST_USO4 | VIRTIO_NET_F_GUEST_USO6)
-#define GUEST_TSO (VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6)
+	(NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6 |                \
+	 NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO |                  \
+	 NETBE_F_GUEST_USO4 | NETBE_F_GUEST_USO6)
+#define GUEST_TSO (NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6)
 
 /* GUEST_x bits @from may use for frames that go to @to. */
 static uint64_t guest_bits(uint64_t cap_from, uint64_t cap_to)
@@ -73,10 +73,10 @@ static uint64_t guest_bits(uint64_t cap_from, uint64_t cap_to)
 		if ((cap_from & offload_pairs[i].guest) &&
 		    (cap_to & offload_pairs[i].host))
 			g |= offload_pairs[i].guest;
-	if (!(g & VIRTIO_NET_F_GUEST_CSUM))
+	if (!(g & NETBE_F_GUEST_CSUM))
 		g &= ~GUEST_NEEDS_CSUM;
 	if (!(g & GUEST_TSO))
-		g &= ~VIRTIO_NET_F_GUEST_ECN;
+		g &= ~NETBE_F_GUEST_ECN;
 	return g;
 }
 

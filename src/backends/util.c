@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Plumbing the backends share: one copy of each, so a fix lands once
+ * (util.h says what each does).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void netbe__ifreq(struct ifreq *ifr, const char *name)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+}
+
+int netbe__ifioctl(unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+
+	if (s < 0)
+		return -errno;
+	if (ioctl(s, req, ifr) < 0)
+		r = -errno;
+	close(s);
+	return r;
+}
+
+int netbe__if_mtu(const char *who, const char *ifname)
+{
+	struct ifreq ifr;
+	int r;
+
+	netbe__ifreq(&ifr, ifname);
+	r = netbe__ifioctl(SIOCGIFMTU, &ifr);
+	if (r < 0)
+		return netbe__err(r, "%s: SIOCGIFMTU %s: %s", who, ifname,
+				  strerror(-r));
+	return ifr.ifr_mtu;
+}
+
+int netbe__if_set_mtu(const char *who, const char *ifname, unsigned mtu)
+{
+	struct ifreq ifr;
+	int r;
+
+	netbe__ifreq(&ifr, ifname);
+	ifr.ifr_mtu = (int)mtu;
+	r = netbe__ifioctl(SIOCSIFMTU, &ifr);
+	if (r < 0)
+		return netbe__err(r, "%s: SIOCSIFMTU %s %u: %s", who, ifname,
+				  mtu, strerror(-r));
+	return 0;
+}
+
+int netbe__if_set_up(const char *who, const char *ifname)
+{
+	struct ifreq ifr;
+	int r;
+
+	netbe__ifreq(&ifr, ifname);
+	r = netbe__ifioctl(SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		r = netbe__ifioctl(SIOCSIFFLAGS, &ifr);
+	}
+	if (r < 0)
+		return netbe__err(r, "%s: bringing %s up: %s", who, ifname,
+				  strerror(-r));
+	return 0;
+}
+
+int netbe__if_mac(const char *who, const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int r;
+
+	netbe__ifreq(&ifr, ifname);
+	r = netbe__ifioctl(SIOCGIFHWADDR, &ifr);
+	if (r < 0)
+		return netbe__err(r, "%s: SIOCGIFHWADDR %s: %s", who, ifname,
+				  strerror(-r));
+	if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */)
+		return netbe__err(-ENOTSUP, "%s: %s has no Ethernet address",
+				  who, ifname);
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+bool netbe__if_running(const char *ifname)
+{
+	struct ifreq ifr;
+
+	netbe__ifreq(&ifr, ifname);
+	return netbe__ifioctl(SIOCGIFFLAGS, &ifr) == 0 &&
+	       (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+}
+
+int netbe__if_rx_error(struct netbe__queue *bq, int fd, const char *ifname,
+		       unsigned ifindex)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (if_nametoindex(ifname) != ifindex) {
+		netbe__q_log(bq, NETBE_LOG_ERR, "interface %s is gone "
+			     "(deleted); reopen the port to use it again",
+			     ifname);
+		return -ENODEV;
+	}
+	if (err)
+		netbe__q_log(bq, NETBE_LOG_WARN, "interface %s: %s%s", ifname,
+			     strerror(err), err == ENETDOWN ?
+			     " (link down; receiving resumes when it is up)"
+			     : "");
+	return 0;
+}
+
+int netbe__set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+int netbe__evflag_init(struct netbe__evflag *f)
+{
+	f->up = false;
+	f->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return f->fd < 0 ? -errno : 0;
+}
+
+void netbe__evflag_set(struct netbe__evflag *f, bool up)
+{
+	uint64_t v = 1;
+
+	if (up == f->up)
+		return;
+	if (up ? write(f->fd, &v, sizeof(v)) < 0
+	       : read(f->fd, &v, sizeof(v)) < 0)
+		return; /* cannot fail on an eventfd we own; state unchanged */
+	f->up = up;
+}
+
+void netbe__evflag_close(struct netbe__evflag *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	f->up = false;
+}
+
+bool netbe__msg_move(struct netbe_msg *dst, const struct netbe_msg *src,
+		     size_t len)
+{
+	uint8_t chunk[2048];
+
+	if (netbe__iov_len(dst->iov, dst->iovcnt) < len)
+		return false;
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < sizeof(chunk) ? len - off
+						     : sizeof(chunk);
+
+		n = netbe__iov_to_buf(src->iov, src->iovcnt, off, chunk, n);
+		if (n == 0)
+			return false;
+		netbe__buf_to_iov(chunk, n, dst->iov, dst->iovcnt, off);
+		off += n;
+	}
+	return true;
+}

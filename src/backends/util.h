@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * util.h - plumbing the backends share (util.c), so each lives once:
+ * interface ioctls, O_NONBLOCK, the eventfd "ready" flag, moving frames
+ * inside a receive batch.  Not installed.
+ */
+#ifndef NETBE_BACKENDS_UTIL_H
+#define NETBE_BACKENDS_UTIL_H
+
+#include <net/if.h>
+
+#include "backend.h"
+
+/* ---- interfaces, by name, on a throwaway socket ---------------------------- */
+
+/* Zeroes @ifr and puts @name in it. */
+void netbe__ifreq(struct ifreq *ifr, const char *name);
+/* ioctl(@req) on interface ifr->ifr_name: 0 or -errno. */
+int netbe__ifioctl(unsigned long req, struct ifreq *ifr);
+/* The interface's MTU, or -errno (message set, prefixed with @who). */
+int netbe__if_mtu(const char *who, const char *ifname);
+/* Sets the MTU: 0 or -errno (message set). */
+int netbe__if_set_mtu(const char *who, const char *ifname, unsigned mtu);
+/* Sets IFF_UP: 0 or -errno (message set). */
+int netbe__if_set_up(const char *who, const char *ifname);
+/* The interface's hardware address: 0 or -errno (message set). */
+int netbe__if_mac(const char *who, const char *ifname, uint8_t mac[6]);
+/* True when @ifname is up (IFF_UP) and has a carrier (IFF_RUNNING). */
+bool netbe__if_running(const char *ifname);
+
+/*
+ * A socket bound to interface @ifname (index @ifindex at open) reported
+ * an error: reads and clears it (SO_ERROR), logs it, and returns 0 while
+ * the interface exists (down links come back), -ENODEV once it is gone
+ * or replaced (the socket can never receive again).  For rx_error.
+ */
+int netbe__if_rx_error(struct netbe__queue *bq, int fd, const char *ifname,
+		       unsigned ifindex);
+
+/* Sets O_NONBLOCK on @fd: 0 or -errno. */
+int netbe__set_nonblock(int fd);
+
+/* ---- an eventfd that is readable while a condition holds ------------------- */
+
+struct netbe__evflag {
+	int fd;	    /* eventfd, readable while raised; -1 before init */
+	bool up;    /* raised now (owner thread only) */
+};
+
+/* Creates the eventfd, lowered: 0 or -errno. */
+int netbe__evflag_init(struct netbe__evflag *f);
+/* Raises or lowers it; costs a syscall only on a change. */
+void netbe__evflag_set(struct netbe__evflag *f, bool up);
+void netbe__evflag_close(struct netbe__evflag *f);
+
+/* ---- receive batches ------------------------------------------------------- */
+
+/* Copies frame @src (@len bytes) into @dst's buffers; false when it does
+ * not fit. */
+bool netbe__msg_move(struct netbe_msg *dst, const struct netbe_msg *src,
+		     size_t len);
+
+#endif
