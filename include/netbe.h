@@ -638,14 +638,16 @@ typedef netbe_rx_cb_t net_be_rxeof_t;
  * spelling), for frontends ported from bhyve that do not include
  * <linux/virtio_net.h>.  Define NETBE_COMPAT_VIRTIO_NAMES before including
  * netbe.h.  These names mean bit numbers in the Linux header, so the two
- * can never be mixed: included after it this stops the build, and the
- * Linux header included after this one redefines them (a compiler
- * diagnostic, never a silent wrong value).
+ * can never be mixed: netbe.h included after it stops the build, and it
+ * included after netbe.h adds nothing (its guard is taken), so a use of
+ * its types fails to compile.  No order gives a silent wrong value.
  */
 #ifdef NETBE_COMPAT_VIRTIO_NAMES
 #ifdef VIRTIO_NET_F_CSUM
 #error "netbe.h: NETBE_COMPAT_VIRTIO_NAMES clashes with <linux/virtio_net.h>; use NETBE_F_*"
 #endif
+#define _LINUX_VIRTIO_NET_H
+#define _UAPI_LINUX_VIRTIO_NET_H
 #define VIRTIO_NET_F_CSUM NETBE_F_CSUM
 #define VIRTIO_NET_F_GUEST_CSUM NETBE_F_GUEST_CSUM
 #define VIRTIO_NET_F_MTU NETBE_F_MTU

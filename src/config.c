@@ -408,6 +408,16 @@ const char *netbe__opt_str(const struct netbe__opts *o, const char *key,
 	return v ? v : dflt;
 }
 
+const char *netbe__opt_target(const struct netbe__opts *o, const char *key)
+{
+	const char *n = netbe__opt_str(o, key, NULL);
+
+	if (n)
+		return n;
+	n = o->be_name ? o->be_name : "";
+	return *n == ':' ? n + 1 : n;
+}
+
 bool netbe__opt_bool(const struct netbe__opts *o, const char *key, bool dflt)
 {
 	const char *v = netbe_config_get(o->cfg, key);

@@ -7,6 +7,11 @@
  * telling an operator about (a peer gone, a frame dropped for a reason) go
  * to the log callback the host installed, if any.  Formatting is skipped
  * entirely when nobody listens, so logging on a hot path costs one branch.
+ *
+ * Messages carry what users typed and peers sent (interface names, paths,
+ * option values), so control characters are escaped (\xNN) in every
+ * message before anyone sees it: a name with an escape sequence cannot
+ * repaint an operator's terminal or forge a log line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,12 +36,31 @@ NETBE__EXPORT const char *netbe_version(void)
 	return NETBE_VERSION_STRING;
 }
 
+/* Formats into @out (@cap bytes), control characters escaped. */
+__attribute__((format(printf, 3, 0)))
+static void format_safe(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	char raw[NETBE_ERRMSG_MAX];
+	size_t o = 0;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	for (const char *p = raw; *p && o + 5 < cap; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
 int netbe__err(int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	format_safe(errmsg, sizeof(errmsg), fmt, ap);
 	va_end(ap);
 	netbe__log(NETBE_LOG_DEBUG, "%s", errmsg);
 	return err;
@@ -64,7 +88,7 @@ void netbe__log(enum netbe_log_level lvl, const char *fmt, ...)
 	if (!netbe__log_enabled(lvl))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	format_safe(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_fn(lvl, msg, log_opaque);
 }

@@ -33,6 +33,9 @@ bool netbe__opt_bool(const struct netbe__opts *o, const char *key,
 unsigned long netbe__opt_uint(const struct netbe__opts *o, const char *key,
 			      unsigned long dflt);
 bool netbe__opt_isset(const struct netbe__opts *o, const char *key);
+/* What the backend works on: the @key option, else what followed the
+ * prefix and an optional ':' ("pipe:lab", "xdp:veth0"), else "". */
+const char *netbe__opt_target(const struct netbe__opts *o, const char *key);
 
 /* Value parsers shared with config checking; 0 or -EINVAL. */
 int netbe__parse_bool(const char *s, bool *out);

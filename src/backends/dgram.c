@@ -66,8 +66,8 @@ static const struct netbe_option dgram_options[] = {
 /* ---- receive --------------------------------------------------------------- */
 
 /* True when a datagram from @sa is one we sent (multicast loopback). */
-static bool from_self(const struct dgram_priv *p,
-		      const struct sockaddr_storage *sa)
+static bool dgram_from_self(const struct dgram_priv *p,
+			    const struct sockaddr_storage *sa)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
@@ -77,7 +77,7 @@ static bool from_self(const struct dgram_priv *p,
 
 /* Consumes the datagram at the head and counts it dropped unless it was
  * our own multicast echo (not a loss: we sent it). */
-static void skip_one(struct dgram_priv *p, bool own)
+static void dgram_skip_one(struct dgram_priv *p, bool own)
 {
 	char c;
 
@@ -102,9 +102,9 @@ static ssize_t dgram_peek(struct netbe__queue *bq)
 			continue; /* a stale ICMP error, reported once */
 		if (r < 0)
 			return errno == EAGAIN ? 0 : -errno;
-		if (r >= DGRAM_MIN_FRAME && !from_self(p, &ss))
+		if (r >= DGRAM_MIN_FRAME && !dgram_from_self(p, &ss))
 			return r;
-		skip_one(p, from_self(p, &ss));
+		dgram_skip_one(p, dgram_from_self(p, &ss));
 	}
 	return 0; /* still readable: the loop calls again */
 }
@@ -125,7 +125,7 @@ static ssize_t dgram_recv(struct netbe__queue *bq, const struct iovec *iov, int 
 			continue;
 		if (r < 0)
 			return errno == EAGAIN ? 0 : -errno;
-		if (from_self(p, &ss))
+		if (dgram_from_self(p, &ss))
 			continue;
 		if (mh.msg_flags & MSG_TRUNC)
 			return -ENOSPC; /* consumed; the core counts it */
@@ -137,15 +137,15 @@ static ssize_t dgram_recv(struct netbe__queue *bq, const struct iovec *iov, int 
 }
 
 /* Keeps the usable datagrams of @r received, in order, at the front. */
-static int compact(struct dgram_priv *p, struct netbe_msg *msgs,
-		   struct mmsghdr *mm, struct sockaddr_storage *ss, int r)
+static int dgram_compact(struct dgram_priv *p, struct netbe_msg *msgs,
+			 struct mmsghdr *mm, struct sockaddr_storage *ss, int r)
 {
 	int out = 0;
 
 	for (int i = 0; i < r; i++) {
 		size_t len = mm[i].msg_len;
 
-		if (from_self(p, &ss[i]))
+		if (dgram_from_self(p, &ss[i]))
 			continue;
 		if (len < DGRAM_MIN_FRAME) {
 			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RUNT, 1);
@@ -182,14 +182,14 @@ static int dgram_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int
 	while (r < 0 && (errno == EINTR || errno == ECONNREFUSED));
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	n = compact(p, msgs, mm, ss, r);
+	n = dgram_compact(p, msgs, mm, ss, r);
 	/* All unusable is not "nothing waiting": the core asks again. */
 	return n == 0 && r > 0 ? -ENOSPC : n;
 }
 
 /* ---- transmit ------------------------------------------------------------ */
 
-static int tx_errno(int err)
+static int dgram_tx_errno(int err)
 {
 	/* The peer is not there (yet): an error, not backpressure. */
 	return err == ENOENT || err == ECONNREFUSED ? -ENOTCONN : -err;
@@ -212,10 +212,10 @@ static ssize_t dgram_send(struct netbe__queue *bq, const struct iovec *iov, int 
 		if (errno != ECONNREFUSED || p->remote.proto != NETBE__SA_UDP)
 			break;
 	}
-	return tx_errno(errno);
+	return dgram_tx_errno(errno);
 }
 
-static int send_chunk(struct dgram_priv *p, struct netbe_msg *msgs, int n)
+static int dgram_send_chunk(struct dgram_priv *p, struct netbe_msg *msgs, int n)
 {
 	struct mmsghdr mm[DGRAM_BATCH_MAX];
 	int r;
@@ -229,7 +229,7 @@ static int send_chunk(struct dgram_priv *p, struct netbe_msg *msgs, int n)
 	}
 	r = sendmmsg(p->tx_fd, mm, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (r < 0)
-		return tx_errno(errno);
+		return dgram_tx_errno(errno);
 	for (int i = 0; i < r; i++)
 		msgs[i].len = mm[i].msg_len;
 	return r;
@@ -243,7 +243,7 @@ static int dgram_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int
 	while (done < n) {
 		int chunk = n - done < DGRAM_BATCH_MAX ? n - done
 						       : DGRAM_BATCH_MAX;
-		int r = send_chunk(p, msgs + done, chunk);
+		int r = dgram_send_chunk(p, msgs + done, chunk);
 
 		if (r < 0)
 			return done ? done : r;
@@ -267,7 +267,7 @@ static int dgram_socket(const struct netbe__sockaddr *a)
 	return fd;
 }
 
-static int bind_inet(int fd, const struct netbe__sockaddr *a)
+static int dgram_bind_inet(int fd, const struct netbe__sockaddr *a)
 {
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
 		return netbe__err(-errno, "dgram: local %s: bind: %s",
@@ -275,7 +275,7 @@ static int bind_inet(int fd, const struct netbe__sockaddr *a)
 	return 0;
 }
 
-static int open_unicast(struct dgram_priv *p)
+static int dgram_open_unicast(struct dgram_priv *p)
 {
 	int r;
 
@@ -292,10 +292,10 @@ static int open_unicast(struct dgram_priv *p)
 		p->unlink_local = r == 0;
 		return r;
 	}
-	return bind_inet(p->fd, &p->local);
+	return dgram_bind_inet(p->fd, &p->local);
 }
 
-static struct in_addr local_v4(const struct dgram_priv *p)
+static struct in_addr dgram_local_v4(const struct dgram_priv *p)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)&p->local.ss;
 	struct in_addr any = { htonl(INADDR_ANY) };
@@ -304,10 +304,10 @@ static struct in_addr local_v4(const struct dgram_priv *p)
 }
 
 /* The receiving socket: bound to the group, member of it. */
-static int mcast_rx(struct dgram_priv *p)
+static int dgram_mcast_rx(struct dgram_priv *p)
 {
 	const struct sockaddr_in *g = (const struct sockaddr_in *)&p->remote.ss;
-	struct ip_mreq mreq = { g->sin_addr, local_v4(p) };
+	struct ip_mreq mreq = { g->sin_addr, dgram_local_v4(p) };
 	int one = 1;
 
 	p->fd = dgram_socket(&p->remote);
@@ -329,10 +329,10 @@ static int mcast_rx(struct dgram_priv *p)
 }
 
 /* The sending socket: loops back to the host's other members. */
-static int mcast_tx(struct dgram_priv *p)
+static int dgram_mcast_tx(struct dgram_priv *p)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET,
-				  .sin_addr = local_v4(p) };
+				  .sin_addr = dgram_local_v4(p) };
 	socklen_t len = sizeof(me);
 	int one = 1;
 
@@ -352,7 +352,7 @@ static int mcast_tx(struct dgram_priv *p)
 	return 0;
 }
 
-static int open_mcast(struct dgram_priv *p)
+static int dgram_open_mcast(struct dgram_priv *p)
 {
 	int r;
 
@@ -364,11 +364,11 @@ static int open_mcast(struct dgram_priv *p)
 		return netbe__err(-EINVAL, "dgram: local %s: must be an IPv4 "
 				  "interface address for an IPv4 group",
 				  p->local.text);
-	r = mcast_rx(p);
-	return r < 0 ? r : mcast_tx(p);
+	r = dgram_mcast_rx(p);
+	return r < 0 ? r : dgram_mcast_tx(p);
 }
 
-static int parse_addrs(struct dgram_priv *p, const struct netbe__opts *o)
+static int dgram_parse_addrs(struct dgram_priv *p, const struct netbe__opts *o)
 {
 	const char *local = netbe__opt_str(o, "local", NULL);
 	const char *remote = netbe__opt_str(o, "remote", NULL);
@@ -393,7 +393,7 @@ static int parse_addrs(struct dgram_priv *p, const struct netbe__opts *o)
 	return r;
 }
 
-static void release(struct dgram_priv *p)
+static void dgram_release(struct dgram_priv *p)
 {
 	if (p->tx_fd >= 0 && p->tx_fd != p->fd)
 		close(p->tx_fd);
@@ -411,11 +411,11 @@ static int dgram_open(struct netbe__queue *bq, const struct netbe__opts *o,
 
 	p->bq = bq;
 	p->fd = p->tx_fd = -1;
-	r = parse_addrs(p, o);
+	r = dgram_parse_addrs(p, o);
 	if (r == 0)
-		r = p->mcast ? open_mcast(p) : open_unicast(p);
+		r = p->mcast ? dgram_open_mcast(p) : dgram_open_unicast(p);
 	if (r < 0) {
-		release(p);
+		dgram_release(p);
 		return r;
 	}
 	out->fd[0] = p->fd;
@@ -424,7 +424,7 @@ static int dgram_open(struct netbe__queue *bq, const struct netbe__opts *o,
 
 static void dgram_close(struct netbe__queue *bq)
 {
-	release(bq->priv);
+	dgram_release(bq->priv);
 }
 
 const struct netbe__ops netbe__dgram_ops = {

@@ -118,21 +118,11 @@ static int pipe_create(const char *name, struct pipe_priv *p)
 	return sv[0];
 }
 
-static const char *pipe_name(const struct netbe__opts *o)
-{
-	const char *n = netbe__opt_str(o, "name", NULL);
-
-	if (n)
-		return n;
-	n = o->be_name ? o->be_name : "";
-	return *n == ':' ? n + 1 : n;
-}
-
 static int pipe_open(struct netbe__queue *bq, const struct netbe__opts *o,
 		     struct netbe__opened *out)
 {
 	struct pipe_priv *p = bq->priv;
-	const char *name = pipe_name(o);
+	const char *name = netbe__opt_target(o, "name");
 	int fd;
 
 	if (!*name)

@@ -20,26 +20,28 @@
  *   slirp_pollfds_fill() reports, per socket, the events it wants now, and
  *   slirp_pollfds_poll() consumes what happened and runs its TCP timers.
  *   Every time something happens - a socket watch fires, a timer expires,
- *   or the guest sent a frame - process() runs poll with the events the
- *   loop recorded, then fill, and brings one loop watch per socket in line
- *   with what fill asked for (a watch whose events change is deleted and
- *   re-added: two epoll_ctl calls, cheap next to libslirp's own work).
- *   fill's timeout arms one "tick" timer.  libslirp's own timers (the IPv6
- *   router advertisement) are loop timers too.  No thread of our own.
+ *   or the guest sent a frame - slirpbe_process() runs poll with the
+ *   events the loop recorded, then fill, and brings one loop watch per
+ *   socket in line with what fill asked for (a watch whose events change
+ *   is deleted and re-added: two epoll_ctl calls, cheap next to libslirp's
+ *   own work).  fill's timeout arms one "tick" timer.  libslirp's own
+ *   timers (the IPv6 router advertisement) are loop timers too.  No thread
+ *   of our own.
  *
  *   Only the loop thread touches watches.  The frontend sends from its own
  *   thread; that path only runs slirp_input() and then "kicks" the loop
  *   through an eventfd (once per loop pass, however many frames were
- *   sent), and the loop runs process().  This matters because deleting a
- *   watch waits for its callback, and our callbacks wait for the lock the
- *   sender holds.
+ *   sent), and the loop runs slirpbe_process().  This matters because
+ *   deleting a watch waits for its callback, and our callbacks wait for
+ *   the lock the sender holds.
  *
  *   Sockets are watched through a dup() of libslirp's fd.  libslirp tells
  *   us (unregister_poll_fd) just before it closes a socket, possibly on
  *   the sender's thread where we must not touch the loop; the entry is
- *   only marked stale and removed by the next process().  Watching our own
- *   dup means the fd number we remove from epoll is still ours then, never
- *   a number the kernel has meanwhile given to someone else's file.
+ *   only marked stale and removed by the next slirpbe_process().  Watching
+ *   our own dup means the fd number we remove from epoll is still ours
+ *   then, never a number the kernel has meanwhile given to someone else's
+ *   file.
  *
  *   Locking: libslirp is not thread-safe.  One mutex serialises every call
  *   into it (send, every loop callback) and guards the ring (peek/recv).
@@ -85,16 +87,16 @@
 #define SLIRP_RULE_MAX 256
 #define SLIRP_DNSSEARCH_MAX 8
 
-struct slirp_frame {
+struct slirpbe_frame {
 	uint8_t *buf;
 	size_t len, cap;
 };
 
-struct slirp_priv;
+struct slirpbe_priv;
 
 /* One socket libslirp asked us to poll. */
-struct slirp_sock {
-	struct slirp_priv *p;
+struct slirpbe_sock {
+	struct slirpbe_priv *p;
 	int sfd;	/* libslirp's fd number */
 	int fd;		/* our dup of it: what the loop watches */
 	int ev;		/* NETBE_EV_* of the current watch (0: none) */
@@ -106,15 +108,15 @@ struct slirp_sock {
 };
 
 /* A libslirp timer (timer_new_opaque). */
-struct slirp_timer {
-	struct slirp_priv *p;
+struct slirpbe_timer {
+	struct slirpbe_priv *p;
 	SlirpTimerId id;
 	void *cb_opaque;
 	netbe_watch_t *w;
-	struct slirp_timer *next;
+	struct slirpbe_timer *next;
 };
 
-struct slirp_priv {
+struct slirpbe_priv {
 	pthread_mutex_t lock;
 	bool lock_ok;
 	Slirp *slirp;
@@ -123,21 +125,21 @@ struct slirp_priv {
 	bool closing;
 	/* towards the guest */
 	struct netbe__evflag rx; /* readable while the ring holds frames */
-	struct slirp_frame ring[SLIRP_RING];
+	struct slirpbe_frame ring[SLIRP_RING];
 	unsigned head, count;
 	/* driving libslirp */
 	int kickfd;
 	int kicked; /* atomic: a kick is pending */
 	netbe_watch_t *kick_w, *tick_w;
-	struct slirp_sock **socks;
+	struct slirpbe_sock **socks;
 	size_t nsocks;
-	struct slirp_timer *timers;
+	struct slirpbe_timer *timers;
 	/* from the guest */
 	uint8_t *txbuf;
 	size_t max_frame;
 };
 
-static const struct netbe_option slirp_options[] = {
+static const struct netbe_option slirpbe_options[] = {
 	{ .key = "net", .type = NETBE_OPT_STRING,
 	  .help = "guest IPv4 network A.B.C.D/N (default 10.0.2.0/24)" },
 	{ .key = "host", .type = NETBE_OPT_STRING,
@@ -174,43 +176,45 @@ static const struct netbe_option slirp_options[] = {
 /* ---- configuration ------------------------------------------------------ */
 
 /* What slirp_new() needs, with the storage its pointers point into. */
-struct slirp_cfg {
+struct slirpbe_cfg {
 	SlirpConfig c;
 	char *dnsbuf;
 	const char *dnssearch[SLIRP_DNSSEARCH_MAX + 1];
 };
 
-static int bad_value(const char *key, const char *val, const char *why)
+static int slirpbe_bad_value(const char *key, const char *val, const char *why)
 {
 	return netbe__err(-EINVAL, "slirp: invalid value '%s' for '%s': %s",
 			  val, key, why);
 }
 
-static int parse_net(const char *s, struct in_addr *net, struct in_addr *mask)
+static int slirpbe_parse_net(const char *s, struct in_addr *net,
+			     struct in_addr *mask)
 {
 	char buf[64], *slash;
 	unsigned long bits;
 	uint32_t m;
 
 	if (strlen(s) >= sizeof(buf) || !(slash = strchr(strcpy(buf, s), '/')))
-		return bad_value("net", s, "expected A.B.C.D/N");
+		return slirpbe_bad_value("net", s, "expected A.B.C.D/N");
 	*slash = '\0';
 	if (inet_pton(AF_INET, buf, net) != 1)
-		return bad_value("net", s, "not an IPv4 address");
+		return slirpbe_bad_value("net", s, "not an IPv4 address");
 	if (netbe__parse_uint(slash + 1, 30, &bits) < 0 || bits < 1)
-		return bad_value("net", s, "the prefix length must be 1-30");
+		return slirpbe_bad_value("net", s,
+					 "the prefix length must be 1-30");
 	m = bits ? 0xffffffffu << (32 - bits) : 0;
 	mask->s_addr = htonl(m);
 	if (net->s_addr & ~mask->s_addr)
-		return bad_value("net", s, "host bits are set");
+		return slirpbe_bad_value("net", s, "host bits are set");
 	return 0;
 }
 
 /* Reads address @key, default net + @dflt_host, and checks it is a host
  * address inside the net. */
-static int parse_in_net(const struct netbe__opts *o, const char *key,
-			uint32_t dflt_host, const SlirpConfig *c,
-			struct in_addr *out)
+static int slirpbe_parse_in_net(const struct netbe__opts *o, const char *key,
+				uint32_t dflt_host, const SlirpConfig *c,
+				struct in_addr *out)
 {
 	const char *s = netbe__opt_str(o, key, NULL);
 	const char *net_s = netbe__opt_str(o, "net", "10.0.2.0/24");
@@ -219,7 +223,7 @@ static int parse_in_net(const struct netbe__opts *o, const char *key,
 	char why[96];
 
 	if (s && inet_pton(AF_INET, s, out) != 1)
-		return bad_value(key, s, "not an IPv4 address");
+		return slirpbe_bad_value(key, s, "not an IPv4 address");
 	if (s)
 		a = ntohl(out->s_addr);
 	out->s_addr = htonl(a);
@@ -230,21 +234,22 @@ static int parse_in_net(const struct netbe__opts *o, const char *key,
 				  "'net': no room for the default '%s' "
 				  "address", net_s, key);
 	snprintf(why, sizeof(why), "not a host address in net %s", net_s);
-	return bad_value(key, s, why);
+	return slirpbe_bad_value(key, s, why);
 }
 
-static int cfg_ipv4(const struct netbe__opts *o, SlirpConfig *c)
+static int slirpbe_cfg_ipv4(const struct netbe__opts *o, SlirpConfig *c)
 {
 	const char *net = netbe__opt_str(o, "net", NULL);
 	int r;
 
 	c->vnetwork.s_addr = htonl(0x0a000200); /* 10.0.2.0/24 */
 	c->vnetmask.s_addr = htonl(0xffffff00);
-	if (net && (r = parse_net(net, &c->vnetwork, &c->vnetmask)) < 0)
+	if (net && (r = slirpbe_parse_net(net, &c->vnetwork, &c->vnetmask)) < 0)
 		return r;
-	if ((r = parse_in_net(o, "host", 2, c, &c->vhost)) < 0 ||
-	    (r = parse_in_net(o, "dhcpstart", 15, c, &c->vdhcp_start)) < 0 ||
-	    (r = parse_in_net(o, "dns", 3, c, &c->vnameserver)) < 0)
+	if ((r = slirpbe_parse_in_net(o, "host", 2, c, &c->vhost)) < 0 ||
+	    (r = slirpbe_parse_in_net(o, "dhcpstart", 15, c,
+				      &c->vdhcp_start)) < 0 ||
+	    (r = slirpbe_parse_in_net(o, "dns", 3, c, &c->vnameserver)) < 0)
 		return r;
 	if (c->vhost.s_addr == c->vdhcp_start.s_addr ||
 	    c->vhost.s_addr == c->vnameserver.s_addr)
@@ -257,7 +262,7 @@ static int cfg_ipv4(const struct netbe__opts *o, SlirpConfig *c)
 	return 0;
 }
 
-static void cfg_ipv6(SlirpConfig *c)
+static void slirpbe_cfg_ipv6(SlirpConfig *c)
 {
 	inet_pton(AF_INET6, "fec0::", &c->vprefix_addr6);
 	c->vprefix_len = 64;
@@ -266,7 +271,7 @@ static void cfg_ipv6(SlirpConfig *c)
 }
 
 /* restrict and bhyve's open are one setting; both given must agree. */
-static int cfg_restrict(const struct netbe__opts *o, SlirpConfig *c)
+static int slirpbe_cfg_restrict(const struct netbe__opts *o, SlirpConfig *c)
 {
 	bool restricted = netbe__opt_bool(o, "restrict", false);
 
@@ -284,7 +289,8 @@ static int cfg_restrict(const struct netbe__opts *o, SlirpConfig *c)
 	return 0;
 }
 
-static int cfg_dnssearch(const struct netbe__opts *o, struct slirp_cfg *sc)
+static int slirpbe_cfg_dnssearch(const struct netbe__opts *o,
+				 struct slirpbe_cfg *sc)
 {
 	const char *v = netbe__opt_str(o, "dnssearch", NULL);
 	char *s, *tok;
@@ -298,14 +304,15 @@ static int cfg_dnssearch(const struct netbe__opts *o, struct slirp_cfg *sc)
 		if (!*tok)
 			continue;
 		if (n == SLIRP_DNSSEARCH_MAX)
-			return bad_value("dnssearch", v, "more than 8 domains");
+			return slirpbe_bad_value("dnssearch", v,
+						 "more than 8 domains");
 		sc->dnssearch[n++] = tok;
 	}
 	sc->c.vdnssearch = n ? sc->dnssearch : NULL;
 	return 0;
 }
 
-static void cfg_strings(const struct netbe__opts *o, SlirpConfig *c)
+static void slirpbe_cfg_strings(const struct netbe__opts *o, SlirpConfig *c)
 {
 	c->vhostname = netbe__opt_str(o, "hostname", NULL);
 	c->vdomainname = netbe__opt_str(o, "domainname", NULL);
@@ -313,7 +320,8 @@ static void cfg_strings(const struct netbe__opts *o, SlirpConfig *c)
 	c->bootfile = netbe__opt_str(o, "bootfile", NULL);
 }
 
-static int cfg_build(const struct netbe__opts *o, struct slirp_cfg *sc)
+static int slirpbe_cfg_build(const struct netbe__opts *o,
+			     struct slirpbe_cfg *sc)
 {
 	SlirpConfig *c = &sc->c;
 	unsigned mtu = o->mtu ? o->mtu : SLIRP_MTU_DEFAULT;
@@ -330,79 +338,83 @@ static int cfg_build(const struct netbe__opts *o, struct slirp_cfg *sc)
 				  "'mtu': libslirp takes at most %u", mtu,
 				  SLIRP_MTU_MAX);
 	c->if_mtu = c->if_mru = mtu;
-	if ((r = cfg_ipv4(o, c)) < 0 || (r = cfg_restrict(o, c)) < 0 ||
-	    (r = cfg_dnssearch(o, sc)) < 0)
+	if ((r = slirpbe_cfg_ipv4(o, c)) < 0 ||
+	    (r = slirpbe_cfg_restrict(o, c)) < 0 ||
+	    (r = slirpbe_cfg_dnssearch(o, sc)) < 0)
 		return r;
 	if (c->in6_enabled)
-		cfg_ipv6(c);
-	cfg_strings(o, c);
+		slirpbe_cfg_ipv6(c);
+	slirpbe_cfg_strings(o, c);
 	return 0;
 }
 
 /* ---- hostfwd rules ------------------------------------------------------ */
 
-struct slirp_fwd {
+struct slirpbe_fwd {
 	int is_udp;
 	struct in_addr haddr, gaddr;
 	int hport, gport;
 };
 
-static int fwd_err(const char *rule, const char *why, const char *what)
+static int slirpbe_fwd_err(const char *rule, const char *why, const char *what)
 {
 	return netbe__err(-EINVAL, "slirp: invalid value for 'hostfwd': rule "
 			  "'%s': %s%s%s%s", rule, why, what ? " '" : "",
 			  what ? what : "", what ? "'" : "");
 }
 
-static int fwd_addr(const char *rule, const char *s, struct in_addr *a)
+static int slirpbe_fwd_addr(const char *rule, const char *s, struct in_addr *a)
 {
 	if (!*s) {
 		a->s_addr = INADDR_ANY; /* host: any; guest: dhcpstart */
 		return 0;
 	}
 	if (inet_pton(AF_INET, s, a) != 1)
-		return fwd_err(rule, "not an IPv4 address:", s);
+		return slirpbe_fwd_err(rule, "not an IPv4 address:", s);
 	return 0;
 }
 
-static int fwd_port(const char *rule, const char *s, int *port)
+static int slirpbe_fwd_port(const char *rule, const char *s, int *port)
 {
 	unsigned long v;
 
 	if (netbe__parse_uint(s, 65535, &v) < 0 || v == 0)
-		return fwd_err(rule, "not a port (1-65535):", s);
+		return slirpbe_fwd_err(rule, "not a port (1-65535):", s);
 	*port = (int)v;
 	return 0;
 }
 
 /* "tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport", as QEMU. */
-static int fwd_parse(const char *rule, struct slirp_fwd *f)
+static int slirpbe_fwd_parse(const char *rule, struct slirpbe_fwd *f)
 {
 	char buf[SLIRP_RULE_MAX], *p = buf, *proto, *ha, *hp, *ga;
 	int r;
 
 	if (strlen(rule) >= sizeof(buf))
-		return fwd_err(rule, "too long", NULL);
+		return slirpbe_fwd_err(rule, "too long", NULL);
 	strcpy(buf, rule);
 	proto = strsep(&p, ":");
 	ha = p ? strsep(&p, ":") : NULL;
 	hp = p ? strsep(&p, "-") : NULL;
 	ga = p ? strsep(&p, ":") : NULL;
 	if (!p)
-		return fwd_err(rule, "expected tcp|udp:[hostaddr]:hostport-"
-				     "[guestaddr]:guestport", NULL);
+		return slirpbe_fwd_err(rule,
+				       "expected tcp|udp:[hostaddr]:hostport-"
+				       "[guestaddr]:guestport", NULL);
 	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && *proto)
-		return fwd_err(rule, "unknown protocol (tcp or udp):", proto);
+		return slirpbe_fwd_err(rule, "unknown protocol (tcp or udp):",
+				       proto);
 	f->is_udp = !strcmp(proto, "udp");
-	if ((r = fwd_addr(rule, ha, &f->haddr)) < 0 ||
-	    (r = fwd_port(rule, hp, &f->hport)) < 0 ||
-	    (r = fwd_addr(rule, ga, &f->gaddr)) < 0 ||
-	    (r = fwd_port(rule, p, &f->gport)) < 0)
+	if ((r = slirpbe_fwd_addr(rule, ha, &f->haddr)) < 0 ||
+	    (r = slirpbe_fwd_port(rule, hp, &f->hport)) < 0 ||
+	    (r = slirpbe_fwd_addr(rule, ga, &f->gaddr)) < 0 ||
+	    (r = slirpbe_fwd_port(rule, p, &f->gport)) < 0)
 		return r;
 	return 0;
 }
 
-static int fwd_apply(Slirp *slirp, const char *rule, const struct slirp_fwd *f)
+static int slirpbe_fwd_apply(Slirp *slirp, const char *rule,
+			     const struct slirpbe_fwd *f)
 {
 	char ha[INET_ADDRSTRLEN];
 
@@ -418,10 +430,10 @@ static int fwd_apply(Slirp *slirp, const char *rule, const struct slirp_fwd *f)
 }
 
 /* Parses every rule of @v; with @slirp, applies them too. */
-static int fwd_each(Slirp *slirp, const char *v)
+static int slirpbe_fwd_each(Slirp *slirp, const char *v)
 {
 	char *copy, *s, *rule;
-	struct slirp_fwd f;
+	struct slirpbe_fwd f;
 	int r = 0;
 
 	if (!v)
@@ -431,9 +443,9 @@ static int fwd_each(Slirp *slirp, const char *v)
 	for (s = copy; r == 0 && (rule = strsep(&s, ";")) != NULL;) {
 		if (!*rule)
 			continue; /* "a;;b" or a trailing ';' */
-		r = fwd_parse(rule, &f);
+		r = slirpbe_fwd_parse(rule, &f);
 		if (r == 0 && slirp)
-			r = fwd_apply(slirp, rule, &f);
+			r = slirpbe_fwd_apply(slirp, rule, &f);
 	}
 	free(copy);
 	return r;
@@ -441,9 +453,10 @@ static int fwd_each(Slirp *slirp, const char *v)
 
 /* ---- the ring towards the guest (lock held) ----------------------------- */
 
-static void ring_push(struct slirp_priv *p, const void *buf, size_t len)
+static void slirpbe_ring_push(struct slirpbe_priv *p, const void *buf,
+			      size_t len)
 {
-	struct slirp_frame *f;
+	struct slirpbe_frame *f;
 
 	if (p->count == SLIRP_RING) {
 		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_RING, 1);
@@ -466,7 +479,7 @@ static void ring_push(struct slirp_priv *p, const void *buf, size_t len)
 		netbe__evflag_set(&p->rx, true);
 }
 
-static void ring_pop(struct slirp_priv *p)
+static void slirpbe_ring_pop(struct slirpbe_priv *p)
 {
 	p->head = (p->head + 1) % SLIRP_RING;
 	if (--p->count == 0)
@@ -475,19 +488,19 @@ static void ring_pop(struct slirp_priv *p)
 
 /* ---- libslirp callbacks (lock held) ------------------------------------- */
 
-static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+static ssize_t slirpbe_cb_send_packet(const void *buf, size_t len, void *opaque)
 {
-	ring_push(opaque, buf, len);
+	slirpbe_ring_push(opaque, buf, len);
 	return (ssize_t)len; /* a dropped frame is TCP's to retransmit */
 }
 
-static void cb_guest_error(const char *msg, void *opaque)
+static void slirpbe_cb_guest_error(const char *msg, void *opaque)
 {
 	(void)opaque;
 	netbe__log(NETBE_LOG_WARN, "slirp: guest error: %s", msg);
 }
 
-static int64_t cb_clock_get_ns(void *opaque)
+static int64_t slirpbe_cb_clock_get_ns(void *opaque)
 {
 	struct timespec ts;
 
@@ -496,7 +509,7 @@ static int64_t cb_clock_get_ns(void *opaque)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void kick(struct slirp_priv *p)
+static void slirpbe_kick(struct slirpbe_priv *p)
 {
 	uint64_t one = 1;
 
@@ -506,18 +519,19 @@ static void kick(struct slirp_priv *p)
 		(void)0; /* counter full: the loop is woken anyway */
 }
 
-static void timer_cb(int fd, int events, void *arg);
+static void slirpbe_timer_cb(int fd, int events, void *arg);
 
-static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque,
-				 void *opaque)
+static void *slirpbe_cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque,
+					 void *opaque)
 {
-	struct slirp_priv *p = opaque;
-	struct slirp_timer *t = calloc(1, sizeof(*t));
+	struct slirpbe_priv *p = opaque;
+	struct slirpbe_timer *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	*t = (struct slirp_timer){ .p = p, .id = id, .cb_opaque = cb_opaque };
-	if (netbe_loop_add_timer(p->loop, 0, 0, timer_cb, t, &t->w) < 0) {
+	*t = (struct slirpbe_timer){ .p = p, .id = id, .cb_opaque = cb_opaque };
+	if (netbe_loop_add_timer(p->loop, 0, 0, slirpbe_timer_cb, t,
+				 &t->w) < 0) {
 		free(t);
 		return NULL; /* libslirp copes: the timer never fires */
 	}
@@ -526,10 +540,10 @@ static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque,
 	return t;
 }
 
-static void cb_timer_free(void *timer, void *opaque)
+static void slirpbe_cb_timer_free(void *timer, void *opaque)
 {
-	struct slirp_priv *p = opaque;
-	struct slirp_timer **pp = &p->timers, *t = timer;
+	struct slirpbe_priv *p = opaque;
+	struct slirpbe_timer **pp = &p->timers, *t = timer;
 
 	if (!t)
 		return;
@@ -541,10 +555,10 @@ static void cb_timer_free(void *timer, void *opaque)
 	free(t);
 }
 
-static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+static void slirpbe_cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 {
-	struct slirp_timer *t = timer;
-	int64_t d = expire_ms - cb_clock_get_ns(opaque) / 1000000;
+	struct slirpbe_timer *t = timer;
+	int64_t d = expire_ms - slirpbe_cb_clock_get_ns(opaque) / 1000000;
 
 	if (!t || !t->w)
 		return;
@@ -555,44 +569,44 @@ static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 	netbe_timer_set(t->w, (unsigned)d, 0);
 }
 
-static void cb_register_poll_fd(int fd, void *opaque)
+static void slirpbe_cb_register_poll_fd(int fd, void *opaque)
 {
 	(void)fd;
 	(void)opaque; /* the next fill reports it */
 }
 
 /* libslirp is about to close @fd; maybe on the sender's thread. */
-static void cb_unregister_poll_fd(int fd, void *opaque)
+static void slirpbe_cb_unregister_poll_fd(int fd, void *opaque)
 {
-	struct slirp_priv *p = opaque;
+	struct slirpbe_priv *p = opaque;
 
 	for (size_t i = 0; i < p->nsocks; i++)
 		if (p->socks[i] && p->socks[i]->sfd == fd)
 			p->socks[i]->stale = true;
 }
 
-static void cb_notify(void *opaque)
+static void slirpbe_cb_notify(void *opaque)
 {
-	kick(opaque);
+	slirpbe_kick(opaque);
 }
 
-static const SlirpCb slirp_cbs = {
-	.send_packet = cb_send_packet,
-	.guest_error = cb_guest_error,
-	.clock_get_ns = cb_clock_get_ns,
-	.timer_free = cb_timer_free,
-	.timer_mod = cb_timer_mod,
-	.register_poll_fd = cb_register_poll_fd,
-	.unregister_poll_fd = cb_unregister_poll_fd,
-	.notify = cb_notify,
-	.timer_new_opaque = cb_timer_new_opaque,
+static const SlirpCb slirpbe_cbs = {
+	.send_packet = slirpbe_cb_send_packet,
+	.guest_error = slirpbe_cb_guest_error,
+	.clock_get_ns = slirpbe_cb_clock_get_ns,
+	.timer_free = slirpbe_cb_timer_free,
+	.timer_mod = slirpbe_cb_timer_mod,
+	.register_poll_fd = slirpbe_cb_register_poll_fd,
+	.unregister_poll_fd = slirpbe_cb_unregister_poll_fd,
+	.notify = slirpbe_cb_notify,
+	.timer_new_opaque = slirpbe_cb_timer_new_opaque,
 };
 
 /* ---- socket watches (loop thread, lock held) ---------------------------- */
 
-static void sock_cb(int fd, int events, void *arg);
+static void slirpbe_sock_cb(int fd, int events, void *arg);
 
-static int ev_from_slirp(int ev)
+static int slirpbe_ev_from_slirp(int ev)
 {
 	int out = 0;
 
@@ -604,15 +618,15 @@ static int ev_from_slirp(int ev)
 	return out ? out : NETBE_EV_READ;
 }
 
-static int ev_to_slirp(int ev)
+static int slirpbe_ev_to_slirp(int ev)
 {
 	return (ev & NETBE_EV_READ ? SLIRP_POLL_IN : 0) |
 	       (ev & NETBE_EV_WRITE ? SLIRP_POLL_OUT : 0);
 }
 
-static void sock_free(struct slirp_priv *p, size_t i)
+static void slirpbe_sock_free(struct slirpbe_priv *p, size_t i)
 {
-	struct slirp_sock *s = p->socks[i];
+	struct slirpbe_sock *s = p->socks[i];
 
 	netbe_watch_del(s->w);
 	close(s->fd);
@@ -620,9 +634,9 @@ static void sock_free(struct slirp_priv *p, size_t i)
 	p->socks[i] = NULL;
 }
 
-static ssize_t sock_slot(struct slirp_priv *p)
+static ssize_t slirpbe_sock_slot(struct slirpbe_priv *p)
 {
-	struct slirp_sock **ns;
+	struct slirpbe_sock **ns;
 	size_t old = p->nsocks, n = old ? old * 2 : 16;
 
 	for (size_t i = 0; i < old; i++)
@@ -639,18 +653,18 @@ static ssize_t sock_slot(struct slirp_priv *p)
 }
 
 /* Finds the live entry for libslirp's @sfd or makes one; its index. */
-static ssize_t sock_get(struct slirp_priv *p, int sfd)
+static ssize_t slirpbe_sock_get(struct slirpbe_priv *p, int sfd)
 {
-	struct slirp_sock *s;
+	struct slirpbe_sock *s;
 	ssize_t i;
 
 	for (size_t j = 0; j < p->nsocks; j++)
 		if (p->socks[j] && p->socks[j]->sfd == sfd &&
 		    !p->socks[j]->stale)
 			return (ssize_t)j;
-	if ((i = sock_slot(p)) < 0 || !(s = calloc(1, sizeof(*s))))
+	if ((i = slirpbe_sock_slot(p)) < 0 || !(s = calloc(1, sizeof(*s))))
 		return -1;
-	*s = (struct slirp_sock){ .p = p, .sfd = sfd };
+	*s = (struct slirpbe_sock){ .p = p, .sfd = sfd };
 	s->fd = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0) {
 		free(s);
@@ -660,35 +674,35 @@ static ssize_t sock_get(struct slirp_priv *p, int sfd)
 	return i;
 }
 
-static int add_poll_cb(int sfd, int events, void *opaque)
+static int slirpbe_add_poll_cb(int sfd, int events, void *opaque)
 {
-	struct slirp_priv *p = opaque;
-	ssize_t i = sock_get(p, sfd);
+	struct slirpbe_priv *p = opaque;
+	ssize_t i = slirpbe_sock_get(p, sfd);
 
 	if (i < 0)
 		return -1; /* out of fds or memory: not polled this round */
-	p->socks[i]->want |= ev_from_slirp(events);
+	p->socks[i]->want |= slirpbe_ev_from_slirp(events);
 	p->socks[i]->seen = true;
 	return (int)i;
 }
 
-static int get_revents_cb(int idx, void *opaque)
+static int slirpbe_get_revents_cb(int idx, void *opaque)
 {
-	struct slirp_priv *p = opaque;
-	struct slirp_sock *s;
+	struct slirpbe_priv *p = opaque;
+	struct slirpbe_sock *s;
 
 	if (idx < 0 || (size_t)idx >= p->nsocks || !(s = p->socks[idx]) ||
 	    s->stale)
 		return 0;
-	return ev_to_slirp(s->revents);
+	return slirpbe_ev_to_slirp(s->revents);
 }
 
-static void sock_rewatch(struct slirp_sock *s)
+static void slirpbe_sock_rewatch(struct slirpbe_sock *s)
 {
 	netbe_watch_del(s->w);
 	s->w = NULL;
 	s->ev = 0;
-	if (netbe_loop_add_fd(s->p->loop, s->fd, s->want, 1, sock_cb, s,
+	if (netbe_loop_add_fd(s->p->loop, s->fd, s->want, 1, slirpbe_sock_cb, s,
 			      &s->w) == 0)
 		s->ev = s->want;
 	else
@@ -698,26 +712,26 @@ static void sock_rewatch(struct slirp_sock *s)
 
 /* After fill: drop what libslirp closed or no longer polls, rewatch
  * what changed, and clear the marks for the next round. */
-static void socks_sync(struct slirp_priv *p)
+static void slirpbe_socks_sync(struct slirpbe_priv *p)
 {
 	for (size_t i = 0; i < p->nsocks; i++) {
-		struct slirp_sock *s = p->socks[i];
+		struct slirpbe_sock *s = p->socks[i];
 
 		if (!s)
 			continue;
 		if (s->stale || !s->seen) {
-			sock_free(p, i);
+			slirpbe_sock_free(p, i);
 			continue;
 		}
 		if (s->ev != s->want)
-			sock_rewatch(s);
+			slirpbe_sock_rewatch(s);
 	}
 }
 
-static void socks_begin_fill(struct slirp_priv *p)
+static void slirpbe_socks_begin_fill(struct slirpbe_priv *p)
 {
 	for (size_t i = 0; i < p->nsocks; i++) {
-		struct slirp_sock *s = p->socks[i];
+		struct slirpbe_sock *s = p->socks[i];
 
 		if (s) {
 			s->want = s->revents = 0;
@@ -726,7 +740,7 @@ static void socks_begin_fill(struct slirp_priv *p)
 	}
 }
 
-static void tick_arm(struct slirp_priv *p, uint32_t timeout)
+static void slirpbe_tick_arm(struct slirpbe_priv *p, uint32_t timeout)
 {
 	if (timeout == UINT32_MAX)
 		netbe_timer_set(p->tick_w, 0, 0);
@@ -735,28 +749,28 @@ static void tick_arm(struct slirp_priv *p, uint32_t timeout)
 }
 
 /* Lets libslirp act on what happened, then asks what to wait for. */
-static void process(struct slirp_priv *p)
+static void slirpbe_process(struct slirpbe_priv *p)
 {
 	uint32_t timeout = UINT32_MAX;
 
 	if (p->closing)
 		return;
-	slirp_pollfds_poll(p->slirp, 0, get_revents_cb, p);
-	socks_begin_fill(p);
-	slirp_pollfds_fill(p->slirp, &timeout, add_poll_cb, p);
-	socks_sync(p);
-	tick_arm(p, timeout);
+	slirp_pollfds_poll(p->slirp, 0, slirpbe_get_revents_cb, p);
+	slirpbe_socks_begin_fill(p);
+	slirp_pollfds_fill(p->slirp, &timeout, slirpbe_add_poll_cb, p);
+	slirpbe_socks_sync(p);
+	slirpbe_tick_arm(p, timeout);
 }
 
 /* ---- entering libslirp ----------------------------------------------------- */
 
-struct slirp_entry {
+struct slirpbe_entry {
 	sigset_t old;
 	bool pipe_was_pending;
 };
 
 /* Takes the lock with SIGPIPE blocked on this thread (see the top). */
-static void slirp_enter(struct slirp_priv *p, struct slirp_entry *e)
+static void slirpbe_enter(struct slirpbe_priv *p, struct slirpbe_entry *e)
 {
 	sigset_t s, pend;
 
@@ -769,7 +783,7 @@ static void slirp_enter(struct slirp_priv *p, struct slirp_entry *e)
 }
 
 /* Drops the lock, consumes a SIGPIPE libslirp raised, restores the mask. */
-static void slirp_leave(struct slirp_priv *p, struct slirp_entry *e)
+static void slirpbe_leave(struct slirpbe_priv *p, struct slirpbe_entry *e)
 {
 	static const struct timespec zero = { 0, 0 };
 	sigset_t s, pend;
@@ -786,65 +800,65 @@ static void slirp_leave(struct slirp_priv *p, struct slirp_entry *e)
 
 /* ---- loop callbacks ------------------------------------------------------ */
 
-static void sock_cb(int fd, int events, void *arg)
+static void slirpbe_sock_cb(int fd, int events, void *arg)
 {
-	struct slirp_sock *s = arg;
-	struct slirp_priv *p = s->p;
-	struct slirp_entry e;
+	struct slirpbe_sock *s = arg;
+	struct slirpbe_priv *p = s->p;
+	struct slirpbe_entry e;
 
 	(void)fd;
-	slirp_enter(p, &e);
+	slirpbe_enter(p, &e);
 	s->revents |= events;
-	process(p);
-	slirp_leave(p, &e);
+	slirpbe_process(p);
+	slirpbe_leave(p, &e);
 }
 
-static void timer_cb(int fd, int events, void *arg)
+static void slirpbe_timer_cb(int fd, int events, void *arg)
 {
-	struct slirp_timer *t = arg;
-	struct slirp_priv *p = t->p;
-	struct slirp_entry e;
+	struct slirpbe_timer *t = arg;
+	struct slirpbe_priv *p = t->p;
+	struct slirpbe_entry e;
 
 	(void)fd;
 	(void)events;
-	slirp_enter(p, &e);
+	slirpbe_enter(p, &e);
 	if (!p->closing) {
 		slirp_handle_timer(p->slirp, t->id, t->cb_opaque);
-		process(p);
+		slirpbe_process(p);
 	}
-	slirp_leave(p, &e);
+	slirpbe_leave(p, &e);
 }
 
-static void tick_cb(int fd, int events, void *arg)
+static void slirpbe_tick_cb(int fd, int events, void *arg)
 {
-	struct slirp_priv *p = arg;
-	struct slirp_entry e;
+	struct slirpbe_priv *p = arg;
+	struct slirpbe_entry e;
 
 	(void)fd;
 	(void)events;
-	slirp_enter(p, &e);
-	process(p);
-	slirp_leave(p, &e);
+	slirpbe_enter(p, &e);
+	slirpbe_process(p);
+	slirpbe_leave(p, &e);
 }
 
-static void kick_cb(int fd, int events, void *arg)
+static void slirpbe_kick_cb(int fd, int events, void *arg)
 {
-	struct slirp_priv *p = arg;
+	struct slirpbe_priv *p = arg;
 	uint64_t v;
 
 	(void)events;
 	if (read(fd, &v, sizeof(v)) < 0)
 		(void)0; /* spurious: nothing pending */
 	/* Cleared before taking the lock, so a sender that finds it set
-	 * knows its frame is seen by the process() below. */
+	 * knows its frame is seen by the slirpbe_process() below. */
 	__atomic_store_n(&p->kicked, 0, __ATOMIC_RELEASE);
-	tick_cb(fd, events, arg);
+	slirpbe_tick_cb(fd, events, arg);
 }
 
 /* ---- open / close -------------------------------------------------------- */
 
 /* Everything open() may have taken; safe on a half-opened priv. */
-static void slirp_release(struct slirp_priv *p)
+static void slirpbe_release(struct slirpbe_priv *p)
 {
 	if (p->lock_ok) {
 		pthread_mutex_lock(&p->lock);
@@ -853,7 +867,7 @@ static void slirp_release(struct slirp_priv *p)
 	}
 	netbe_watch_del(p->kick_w);
 	netbe_watch_del(p->tick_w);
-	for (struct slirp_timer *t = p->timers; t; t = t->next) {
+	for (struct slirpbe_timer *t = p->timers; t; t = t->next) {
 		netbe_watch_del(t->w);
 		t->w = NULL;
 	}
@@ -861,7 +875,7 @@ static void slirp_release(struct slirp_priv *p)
 		slirp_cleanup(p->slirp); /* frees the timers */
 	for (size_t i = 0; i < p->nsocks; i++)
 		if (p->socks[i])
-			sock_free(p, i);
+			slirpbe_sock_free(p, i);
 	free(p->socks);
 	for (unsigned i = 0; i < SLIRP_RING; i++)
 		free(p->ring[i].buf);
@@ -873,7 +887,7 @@ static void slirp_release(struct slirp_priv *p)
 		pthread_mutex_destroy(&p->lock);
 }
 
-static int slirp_resources(struct slirp_priv *p)
+static int slirpbe_resources(struct slirpbe_priv *p)
 {
 	p->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (netbe__evflag_init(&p->rx) < 0 || p->kickfd < 0)
@@ -887,80 +901,84 @@ static int slirp_resources(struct slirp_priv *p)
 	return 0;
 }
 
-static int slirp_watches(struct slirp_priv *p)
+static int slirpbe_watches(struct slirpbe_priv *p)
 {
 	int r = netbe_loop_add_fd(p->loop, p->kickfd, NETBE_EV_READ, 1,
-				  kick_cb, p, &p->kick_w);
+				  slirpbe_kick_cb, p, &p->kick_w);
 
 	if (r == 0)
-		r = netbe_loop_add_timer(p->loop, 0, 0, tick_cb, p, &p->tick_w);
+		r = netbe_loop_add_timer(p->loop, 0, 0, slirpbe_tick_cb, p,
+					 &p->tick_w);
 	return r;
 }
 
-static int slirp_open(struct netbe__queue *bq, const struct netbe__opts *o,
-		      struct netbe__opened *out)
+static int slirpbe_open(struct netbe__queue *bq, const struct netbe__opts *o,
+			struct netbe__opened *out)
 {
-	struct slirp_priv *p = bq->priv;
+	struct slirpbe_priv *p = bq->priv;
 	const char *fwd = netbe__opt_str(o, "hostfwd", NULL);
-	struct slirp_cfg sc = { 0 };
+	struct slirpbe_cfg sc = { 0 };
 	int r;
 
 	p->rx.fd = p->kickfd = -1;
 	p->loop = o->loop;
 	p->bq = bq;
-	if ((r = cfg_build(o, &sc)) < 0 || (r = fwd_each(NULL, fwd)) < 0)
+	if ((r = slirpbe_cfg_build(o, &sc)) < 0 ||
+	    (r = slirpbe_fwd_each(NULL, fwd)) < 0)
 		goto fail;
 	p->max_frame = sc.c.if_mtu + SLIRP_ETH_OVERHEAD;
-	if ((r = slirp_resources(p)) < 0)
+	if ((r = slirpbe_resources(p)) < 0)
 		goto fail;
-	p->slirp = slirp_new(&sc.c, &slirp_cbs, p);
+	p->slirp = slirp_new(&sc.c, &slirpbe_cbs, p);
 	if (!p->slirp) {
 		r = netbe__err(-EINVAL, "slirp: libslirp refused the "
 					"configuration");
 		goto fail;
 	}
-	if ((r = fwd_each(p->slirp, fwd)) < 0 || (r = slirp_watches(p)) < 0)
+	if ((r = slirpbe_fwd_each(p->slirp, fwd)) < 0 ||
+	    (r = slirpbe_watches(p)) < 0)
 		goto fail;
 	free(sc.dnsbuf); /* libslirp copied what it keeps */
 	out->fd[0] = p->rx.fd;
-	kick(p); /* the first fill, on the loop thread */
+	slirpbe_kick(p); /* the first fill, on the loop thread */
 	return 0;
 fail:
 	free(sc.dnsbuf);
-	slirp_release(p);
+	slirpbe_release(p);
 	return r;
 }
 
-static void slirp_close(struct netbe__queue *bq)
+static void slirpbe_close(struct netbe__queue *bq)
 {
-	slirp_release(bq->priv);
+	slirpbe_release(bq->priv);
 }
 
 /* ---- data path ------------------------------------------------------------ */
 
-static ssize_t slirp_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
+static ssize_t slirpbe_send(struct netbe__queue *bq, const struct iovec *iov,
+			    int iovcnt)
 {
-	struct slirp_priv *p = bq->priv;
+	struct slirpbe_priv *p = bq->priv;
 	size_t len = netbe__iov_len(iov, iovcnt);
 	const uint8_t *pkt = iov[0].iov_base;
-	struct slirp_entry e;
+	struct slirpbe_entry e;
 
 	if (len > p->max_frame)
 		return -EMSGSIZE;
-	slirp_enter(p, &e);
+	slirpbe_enter(p, &e);
 	if (iovcnt != 1) {
 		netbe__iov_to_buf(iov, iovcnt, 0, p->txbuf, len);
 		pkt = p->txbuf;
 	}
 	slirp_input(p->slirp, pkt, (int)len);
-	slirp_leave(p, &e);
-	kick(p); /* new sockets, new wants, delayed ACK timers */
+	slirpbe_leave(p, &e);
+	slirpbe_kick(p); /* new sockets, new wants, delayed ACK timers */
 	return (ssize_t)len;
 }
 
-static ssize_t slirp_peek(struct netbe__queue *bq)
+static ssize_t slirpbe_peek(struct netbe__queue *bq)
 {
-	struct slirp_priv *p = bq->priv;
+	struct slirpbe_priv *p = bq->priv;
 	ssize_t n;
 
 	pthread_mutex_lock(&p->lock);
@@ -969,10 +987,11 @@ static ssize_t slirp_peek(struct netbe__queue *bq)
 	return n;
 }
 
-static ssize_t slirp_recv(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
+static ssize_t slirpbe_recv(struct netbe__queue *bq, const struct iovec *iov,
+			    int iovcnt)
 {
-	struct slirp_priv *p = bq->priv;
-	struct slirp_frame *f;
+	struct slirpbe_priv *p = bq->priv;
+	struct slirpbe_frame *f;
 	ssize_t n = 0;
 
 	pthread_mutex_lock(&p->lock);
@@ -983,15 +1002,15 @@ static ssize_t slirp_recv(struct netbe__queue *bq, const struct iovec *iov, int 
 		else
 			n = (ssize_t)netbe__buf_to_iov(f->buf, f->len, iov,
 						       iovcnt, 0);
-		ring_pop(p);
+		slirpbe_ring_pop(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
 
-static int slirp_get_mtu(struct netbe__queue *bq)
+static int slirpbe_get_mtu(struct netbe__queue *bq)
 {
-	struct slirp_priv *p = bq->priv;
+	struct slirpbe_priv *p = bq->priv;
 
 	return (int)(p->max_frame - SLIRP_ETH_OVERHEAD);
 }
@@ -1001,12 +1020,12 @@ const struct netbe__ops netbe__slirp_ops = {
 	.prefixes = "slirp",
 	.description = "user-mode NAT through libslirp: DHCP, DNS, outbound "
 		       "TCP/UDP, hostfwd (no privileges)",
-	.options = slirp_options,
-	.priv_size = sizeof(struct slirp_priv),
-	.open = slirp_open,
-	.close = slirp_close,
-	.send = slirp_send,
-	.peek_recvlen = slirp_peek,
-	.recv = slirp_recv,
-	.get_mtu = slirp_get_mtu,
+	.options = slirpbe_options,
+	.priv_size = sizeof(struct slirpbe_priv),
+	.open = slirpbe_open,
+	.close = slirpbe_close,
+	.send = slirpbe_send,
+	.peek_recvlen = slirpbe_peek,
+	.recv = slirpbe_recv,
+	.get_mtu = slirpbe_get_mtu,
 };

@@ -110,7 +110,7 @@ static const struct netbe_option stream_options[] = {
 
 /* ---- epoll set helpers --------------------------------------------------- */
 
-static void ep_add(int ep, int fd, uint32_t events, enum stream_tag tag)
+static void stream_ep_add(int ep, int fd, uint32_t events, enum stream_tag tag)
 {
 	struct epoll_event ev = { .events = events, .data.u32 = tag };
 
@@ -120,20 +120,20 @@ static void ep_add(int ep, int fd, uint32_t events, enum stream_tag tag)
 			   strerror(errno));
 }
 
-static void ep_del(int ep, int fd)
+static void stream_ep_del(int ep, int fd)
 {
 	(void)epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL); /* may not be there */
 }
 
 /* Raises or clears the "frames buffered" flag, on transitions only. */
-static void pending_set(struct stream_priv *p, bool on)
+static void stream_pending_set(struct stream_priv *p, bool on)
 {
 	netbe__evflag_set(&p->pending, on);
 }
 
 /* ---- connection lifetime --------------------------------------------- */
 
-static void set_nodelay(const struct stream_priv *p, int fd)
+static void stream_set_nodelay(const struct stream_priv *p, int fd)
 {
 	int one = 1;
 
@@ -144,46 +144,46 @@ static void set_nodelay(const struct stream_priv *p, int fd)
 }
 
 /* Both locks held: @fd becomes the connection. */
-static void conn_install(struct stream_priv *p, int fd)
+static void stream_conn_install(struct stream_priv *p, int fd)
 {
 	p->conn_fd = fd;
 	p->broken = false;
 	p->rx_head = p->rx_tail = 0;
 	p->tx_off = p->tx_len = 0;
-	set_nodelay(p, fd);
-	ep_add(p->rx_ep, fd, EPOLLIN, TAG_CONN);
+	stream_set_nodelay(p, fd);
+	stream_ep_add(p->rx_ep, fd, EPOLLIN, TAG_CONN);
 	if (p->listening)
-		ep_del(p->ctl_ep, p->listen_fd);
+		stream_ep_del(p->ctl_ep, p->listen_fd);
 }
 
-static void arm_timer(struct stream_priv *p, unsigned ms)
+static void stream_arm_timer(struct stream_priv *p, unsigned ms)
 {
 	if (netbe_timer_set(p->timer, ms, 0) < 0)
 		netbe__log(NETBE_LOG_ERR, "stream: cannot arm the timer");
 }
 
 /* Both locks held: forgets the connection; the caller logs why. */
-static void conn_forget(struct stream_priv *p)
+static void stream_conn_forget(struct stream_priv *p)
 {
 	if (p->tx_len > p->tx_off) /* the tail of a frame we accepted */
 		netbe__q_drop(p->bq, NETBE_TX, NETBE_DROP_PEER_GONE, 1);
-	ep_del(p->rx_ep, p->conn_fd);
-	ep_del(p->ctl_ep, p->conn_fd);
+	stream_ep_del(p->rx_ep, p->conn_fd);
+	stream_ep_del(p->ctl_ep, p->conn_fd);
 	close(p->conn_fd);
 	p->conn_fd = -1;
 	p->broken = false;
 	p->rx_head = p->rx_tail = 0;
 	p->tx_off = p->tx_len = 0;
-	pending_set(p, false);
+	stream_pending_set(p, false);
 	if (p->listening)
-		ep_add(p->ctl_ep, p->listen_fd, EPOLLIN, TAG_LISTEN);
+		stream_ep_add(p->ctl_ep, p->listen_fd, EPOLLIN, TAG_LISTEN);
 	else if (p->reconnect_ms)
-		arm_timer(p, p->reconnect_ms);
+		stream_arm_timer(p, p->reconnect_ms);
 }
 
 /* rx_lock held: drops the connection and says why. */
-static void conn_drop(struct stream_priv *p, enum netbe_log_level lvl,
-		      const char *why)
+static void stream_conn_drop(struct stream_priv *p, enum netbe_log_level lvl,
+			     const char *why)
 {
 	const char *next = p->listening ? "; listening again"
 			   : p->reconnect_ms ? "; will reconnect"
@@ -193,13 +193,13 @@ static void conn_drop(struct stream_priv *p, enum netbe_log_level lvl,
 	if (p->conn_fd < 0)
 		return;
 	pthread_mutex_lock(&p->tx_lock);
-	conn_forget(p);
+	stream_conn_forget(p);
 	pthread_mutex_unlock(&p->tx_lock);
 	netbe__log(lvl, "stream: %s: %s%s", p->peer, why, next);
 }
 
 /* tx_lock held: the send side found the peer gone. */
-static void conn_broken(struct stream_priv *p, int err)
+static void stream_conn_broken(struct stream_priv *p, int err)
 {
 	if (p->broken)
 		return;
@@ -207,22 +207,22 @@ static void conn_broken(struct stream_priv *p, int err)
 	(void)shutdown(p->conn_fd, SHUT_RDWR);
 	netbe__log(NETBE_LOG_INFO, "stream: %s: send failed: %s", p->peer,
 		   strerror(err));
-	arm_timer(p, STREAM_DROP_DELAY_MS);
+	stream_arm_timer(p, STREAM_DROP_DELAY_MS);
 }
 
-static void conn_accepted(struct stream_priv *p, int fd)
+static void stream_conn_accepted(struct stream_priv *p, int fd)
 {
 	pthread_mutex_lock(&p->rx_lock);
 	pthread_mutex_lock(&p->tx_lock);
 	if (p->conn_fd >= 0) /* cannot happen: we stop listening meanwhile */
 		close(fd);
 	else
-		conn_install(p, fd);
+		stream_conn_install(p, fd);
 	pthread_mutex_unlock(&p->tx_lock);
 	pthread_mutex_unlock(&p->rx_lock);
 }
 
-static void on_accept(struct stream_priv *p)
+static void stream_on_accept(struct stream_priv *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -237,7 +237,7 @@ static void on_accept(struct stream_priv *p)
 	}
 	netbe__sockaddr_format((struct sockaddr *)&ss, len, p->peer,
 			       sizeof(p->peer));
-	conn_accepted(p, fd);
+	stream_conn_accepted(p, fd);
 	netbe__log(NETBE_LOG_INFO, "stream: %s: %s connected; serving "
 		   "one peer at a time, later ones wait in the backlog until "
 		   "it leaves (as QEMU does)", p->addr.text, p->peer);
@@ -251,62 +251,62 @@ static int stream_socket(const struct stream_priv *p, int flags)
 		      SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 }
 
-static void connected(struct stream_priv *p, int fd)
+static void stream_connected(struct stream_priv *p, int fd)
 {
 	snprintf(p->peer, sizeof(p->peer), "%s", p->addr.text);
-	conn_accepted(p, fd);
+	stream_conn_accepted(p, fd);
 	netbe__log(NETBE_LOG_INFO, "stream: connected to %s", p->addr.text);
 }
 
-static void connect_failed(struct stream_priv *p, int err)
+static void stream_connect_failed(struct stream_priv *p, int err)
 {
 	/* Every retry would repeat this: DEBUG keeps logs readable. */
 	netbe__log(NETBE_LOG_DEBUG, "stream: connect %s: %s; retrying in "
 		   "%u ms", p->addr.text, strerror(err), p->reconnect_ms);
-	arm_timer(p, p->reconnect_ms);
+	stream_arm_timer(p, p->reconnect_ms);
 }
 
 /* Loop thread: starts a non-blocking connect. */
-static void connect_start(struct stream_priv *p)
+static void stream_connect_start(struct stream_priv *p)
 {
 	int fd = stream_socket(p, SOCK_NONBLOCK);
 
 	if (fd < 0) {
-		connect_failed(p, errno);
+		stream_connect_failed(p, errno);
 		return;
 	}
 	if (connect(fd, (struct sockaddr *)&p->addr.ss, p->addr.len) == 0) {
-		connected(p, fd);
+		stream_connected(p, fd);
 		return;
 	}
 	if (errno == EINPROGRESS) {
 		p->connecting_fd = fd;
-		ep_add(p->ctl_ep, fd, EPOLLOUT, TAG_CONNECTING);
+		stream_ep_add(p->ctl_ep, fd, EPOLLOUT, TAG_CONNECTING);
 		return;
 	}
-	connect_failed(p, errno);
+	stream_connect_failed(p, errno);
 	close(fd);
 }
 
-static void connect_finish(struct stream_priv *p)
+static void stream_connect_finish(struct stream_priv *p)
 {
 	int fd = p->connecting_fd, err = 0;
 	socklen_t len = sizeof(err);
 
 	p->connecting_fd = -1;
-	ep_del(p->ctl_ep, fd);
+	stream_ep_del(p->ctl_ep, fd);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0) {
-		connected(p, fd);
+		stream_connected(p, fd);
 		return;
 	}
 	close(fd);
-	connect_failed(p, err);
+	stream_connect_failed(p, err);
 }
 
 /* Timer: drop a connection the send side broke, or retry a connect. */
-static void on_timer(int fd, int events, void *arg)
+static void stream_on_timer(int fd, int events, void *arg)
 {
 	struct stream_priv *p = arg;
 	bool idle, broken;
@@ -318,18 +318,18 @@ static void on_timer(int fd, int events, void *arg)
 	broken = p->broken;
 	pthread_mutex_unlock(&p->tx_lock);
 	if (broken)
-		conn_drop(p, NETBE_LOG_INFO, "peer gone");
+		stream_conn_drop(p, NETBE_LOG_INFO, "peer gone");
 	idle = p->conn_fd < 0 && p->connecting_fd < 0;
 	pthread_mutex_unlock(&p->rx_lock);
 	if (idle && !p->listening && p->reconnect_ms)
-		connect_start(p);
+		stream_connect_start(p);
 }
 
 /* ---- transmit ------------------------------------------------------------ */
 
 /* tx_lock held: writes what is left of a partly sent frame.  Returns 0
  * when nothing is left, -EAGAIN when some is, -errno on failure. */
-static int tx_flush(struct stream_priv *p)
+static int stream_tx_flush(struct stream_priv *p)
 {
 	ssize_t n;
 
@@ -341,31 +341,31 @@ static int tx_flush(struct stream_priv *p)
 		if (n < 0 && errno == EAGAIN)
 			return -EAGAIN;
 		if (n < 0) {
-			conn_broken(p, errno);
+			stream_conn_broken(p, errno);
 			return -ENOTCONN;
 		}
 		p->tx_off += (size_t)n;
 	}
 	p->tx_off = p->tx_len = 0;
-	ep_del(p->ctl_ep, p->conn_fd);
+	stream_ep_del(p->ctl_ep, p->conn_fd);
 	return 0;
 }
 
 /* tx_lock held: keeps bytes [@sent, end) of the frames in @v for later. */
-static void tx_keep(struct stream_priv *p, const struct iovec *v, int n,
-		    size_t sent, size_t end)
+static void stream_tx_keep(struct stream_priv *p, const struct iovec *v, int n,
+			   size_t sent, size_t end)
 {
 	p->tx_len = netbe__iov_to_buf(v, n, sent, p->txbuf, end - sent);
 	p->tx_off = 0;
-	ep_add(p->ctl_ep, p->conn_fd, EPOLLOUT, TAG_CONN);
+	stream_ep_add(p->ctl_ep, p->conn_fd, EPOLLOUT, TAG_CONN);
 }
 
 /*
  * Fills @v with [length, frame] records for frames of @msgs as long as
  * they fit; returns the frames described (0 if the first does not fit).
  */
-static int tx_gather(struct netbe_msg *msgs, int n, uint32_t *lens,
-		     struct iovec *v, int *nv)
+static int stream_tx_gather(struct netbe_msg *msgs, int n, uint32_t *lens,
+			    struct iovec *v, int *nv)
 {
 	int i;
 
@@ -386,8 +386,8 @@ static int tx_gather(struct netbe_msg *msgs, int n, uint32_t *lens,
 }
 
 /* Frames of @msgs wholly or partly in the first @sent bytes. */
-static int tx_accepted(const struct netbe_msg *msgs, int n, size_t sent,
-		       size_t *end)
+static int stream_tx_accepted(const struct netbe_msg *msgs, int n, size_t sent,
+			      size_t *end)
 {
 	size_t off = 0;
 	int i;
@@ -399,7 +399,7 @@ static int tx_accepted(const struct netbe_msg *msgs, int n, size_t sent,
 }
 
 /* A frame with too many iovec entries for one call: copy it whole. */
-static int tx_linear(struct stream_priv *p, struct netbe_msg *m)
+static int stream_tx_linear(struct stream_priv *p, struct netbe_msg *m)
 {
 	uint32_t len = htonl((uint32_t)netbe__iov_len(m->iov, m->iovcnt));
 	int r;
@@ -410,14 +410,15 @@ static int tx_linear(struct stream_priv *p, struct netbe_msg *m)
 				   NETBE_MAX_FRAME);
 	p->tx_len = STREAM_LEN_BYTES + m->len;
 	p->tx_off = 0;
-	r = tx_flush(p);
+	r = stream_tx_flush(p);
 	if (r == -EAGAIN)
-		ep_add(p->ctl_ep, p->conn_fd, EPOLLOUT, TAG_CONN);
+		stream_ep_add(p->ctl_ep, p->conn_fd, EPOLLOUT, TAG_CONN);
 	return r == -ENOTCONN ? r : 1; /* accepted either way */
 }
 
 /* tx_lock held, tx buffer empty: sends frames; returns those accepted. */
-static int tx_frames(struct stream_priv *p, struct netbe_msg *msgs, int n)
+static int stream_tx_frames(struct stream_priv *p, struct netbe_msg *msgs,
+			    int n)
 {
 	uint32_t lens[STREAM_TX_IOV / 2];
 	struct iovec v[STREAM_TX_IOV];
@@ -428,9 +429,9 @@ static int tx_frames(struct stream_priv *p, struct netbe_msg *msgs, int n)
 
 	if (n > STREAM_TX_IOV / 2)
 		n = STREAM_TX_IOV / 2;
-	k = tx_gather(msgs, n, lens, v, &nv);
+	k = stream_tx_gather(msgs, n, lens, v, &nv);
 	if (k == 0)
-		return tx_linear(p, &msgs[0]);
+		return stream_tx_linear(p, &msgs[0]);
 	mh.msg_iovlen = (size_t)nv;
 	do
 		sent = sendmsg(p->conn_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -438,12 +439,12 @@ static int tx_frames(struct stream_priv *p, struct netbe_msg *msgs, int n)
 	if (sent < 0 && errno == EAGAIN)
 		return -EAGAIN;
 	if (sent < 0) {
-		conn_broken(p, errno);
+		stream_conn_broken(p, errno);
 		return -ENOTCONN;
 	}
-	k = tx_accepted(msgs, k, (size_t)sent, &end);
+	k = stream_tx_accepted(msgs, k, (size_t)sent, &end);
 	if ((size_t)sent < end)
-		tx_keep(p, v, nv, (size_t)sent, end);
+		stream_tx_keep(p, v, nv, (size_t)sent, end);
 	return k;
 }
 
@@ -455,10 +456,10 @@ static int stream_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, in
 	pthread_mutex_lock(&p->tx_lock);
 	if (p->conn_fd < 0 || p->broken)
 		r = -ENOTCONN;
-	else if (p->tx_len && (r = tx_flush(p)) < 0)
+	else if (p->tx_len && (r = stream_tx_flush(p)) < 0)
 		; /* -EAGAIN: the previous frame is still going out */
 	else
-		r = tx_frames(p, msgs, n);
+		r = stream_tx_frames(p, msgs, n);
 	pthread_mutex_unlock(&p->tx_lock);
 	return r;
 }
@@ -475,7 +476,7 @@ static ssize_t stream_send(struct netbe__queue *bq, const struct iovec *iov, int
 
 /* Length of the complete frame at the head, 0 if none yet, -EPROTO if
  * the peer sent an impossible length. */
-static ssize_t rx_frame_len(const struct stream_priv *p, uint32_t *bad)
+static ssize_t stream_rx_frame_len(const struct stream_priv *p, uint32_t *bad)
 {
 	size_t have = p->rx_tail - p->rx_head;
 	uint32_t len;
@@ -492,7 +493,7 @@ static ssize_t rx_frame_len(const struct stream_priv *p, uint32_t *bad)
 }
 
 /* Makes room for at least one whole record after the head. */
-static void rx_compact(struct stream_priv *p)
+static void stream_rx_compact(struct stream_priv *p)
 {
 	size_t have = p->rx_tail - p->rx_head;
 
@@ -504,13 +505,13 @@ static void rx_compact(struct stream_priv *p)
 }
 
 /* Reads what the socket has; returns bytes, 0 at end of stream, -errno. */
-static ssize_t rx_fill(struct stream_priv *p)
+static ssize_t stream_rx_fill(struct stream_priv *p)
 {
 	ssize_t n;
 
 	if (p->rx_head == p->rx_tail)
 		p->rx_head = p->rx_tail = 0;
-	rx_compact(p);
+	stream_rx_compact(p);
 	do
 		n = recv(p->conn_fd, p->rxbuf + p->rx_tail,
 			 STREAM_RXBUF - p->rx_tail, MSG_DONTWAIT);
@@ -521,7 +522,7 @@ static ssize_t rx_fill(struct stream_priv *p)
 	return n;
 }
 
-static void rx_bad_length(struct stream_priv *p, uint32_t len)
+static void stream_rx_bad_length(struct stream_priv *p, uint32_t len)
 {
 	char why[128];
 
@@ -529,10 +530,10 @@ static void rx_bad_length(struct stream_priv *p, uint32_t len)
 	snprintf(why, sizeof(why), "frame length %u out of range %u-%u, "
 		 "closing the connection", len, STREAM_MIN_FRAME,
 		 NETBE_MAX_FRAME);
-	conn_drop(p, NETBE_LOG_WARN, why);
+	stream_conn_drop(p, NETBE_LOG_WARN, why);
 }
 
-static void rx_eof(struct stream_priv *p, ssize_t err)
+static void stream_rx_eof(struct stream_priv *p, ssize_t err)
 {
 	size_t have = p->rx_tail - p->rx_head;
 	char why[128];
@@ -547,12 +548,12 @@ static void rx_eof(struct stream_priv *p, ssize_t err)
 			 "of a frame dropped)", have);
 	else
 		snprintf(why, sizeof(why), "peer closed the connection");
-	conn_drop(p, NETBE_LOG_INFO, why);
+	stream_conn_drop(p, NETBE_LOG_INFO, why);
 }
 
 /* rx_lock held: the length of the next complete frame, reading from the
  * socket as needed; 0 when none (the connection may have been dropped). */
-static ssize_t rx_next(struct stream_priv *p)
+static ssize_t stream_rx_next(struct stream_priv *p)
 {
 	uint32_t bad = 0;
 	ssize_t len, n;
@@ -560,29 +561,30 @@ static ssize_t rx_next(struct stream_priv *p)
 	if (p->conn_fd < 0)
 		return 0;
 	for (;;) {
-		len = rx_frame_len(p, &bad);
+		len = stream_rx_frame_len(p, &bad);
 		if (len == -EPROTO) {
-			rx_bad_length(p, bad);
+			stream_rx_bad_length(p, bad);
 			return 0;
 		}
 		if (len > 0)
 			return len;
-		n = rx_fill(p);
+		n = stream_rx_fill(p);
 		if (n == -EAGAIN)
 			return 0;
 		if (n <= 0) {
-			rx_eof(p, n);
+			stream_rx_eof(p, n);
 			return 0;
 		}
 	}
 }
 
 /* rx_lock held: keeps the pending eventfd truthful after a call. */
-static void rx_settle(struct stream_priv *p)
+static void stream_rx_settle(struct stream_priv *p)
 {
 	uint32_t bad;
 
-	pending_set(p, p->conn_fd >= 0 && rx_frame_len(p, &bad) != 0);
+	stream_pending_set(p, p->conn_fd >= 0 &&
+				      stream_rx_frame_len(p, &bad) != 0);
 }
 
 static ssize_t stream_peek(struct netbe__queue *bq)
@@ -591,8 +593,8 @@ static ssize_t stream_peek(struct netbe__queue *bq)
 	ssize_t r;
 
 	pthread_mutex_lock(&p->rx_lock);
-	r = rx_next(p);
-	rx_settle(p);
+	r = stream_rx_next(p);
+	stream_rx_settle(p);
 	pthread_mutex_unlock(&p->rx_lock);
 	return r;
 }
@@ -603,7 +605,7 @@ static ssize_t stream_recv(struct netbe__queue *bq, const struct iovec *iov, int
 	ssize_t len;
 
 	pthread_mutex_lock(&p->rx_lock);
-	len = rx_next(p);
+	len = stream_rx_next(p);
 	if (len > 0) {
 		const uint8_t *f = p->rxbuf + p->rx_head + STREAM_LEN_BYTES;
 
@@ -613,14 +615,14 @@ static ssize_t stream_recv(struct netbe__queue *bq, const struct iovec *iov, int
 		else
 			netbe__buf_to_iov(f, (size_t)len, iov, iovcnt, 0);
 	}
-	rx_settle(p);
+	stream_rx_settle(p);
 	pthread_mutex_unlock(&p->rx_lock);
 	return len;
 }
 
 /* ---- loop callback for the control set ---------------------------------- */
 
-static void on_ctl(int fd, int events, void *arg)
+static void stream_on_ctl(int fd, int events, void *arg)
 {
 	struct stream_priv *p = arg;
 	struct epoll_event evs[4];
@@ -631,15 +633,15 @@ static void on_ctl(int fd, int events, void *arg)
 	for (int i = 0; i < n; i++) {
 		switch (evs[i].data.u32) {
 		case TAG_LISTEN:
-			on_accept(p);
+			stream_on_accept(p);
 			break;
 		case TAG_CONNECTING:
-			connect_finish(p);
+			stream_connect_finish(p);
 			break;
 		case TAG_CONN:
 			pthread_mutex_lock(&p->tx_lock);
 			if (p->conn_fd >= 0 && p->tx_len)
-				(void)tx_flush(p);
+				(void)stream_tx_flush(p);
 			pthread_mutex_unlock(&p->tx_lock);
 			break;
 		}
@@ -648,7 +650,7 @@ static void on_ctl(int fd, int events, void *arg)
 
 /* ---- open / close ---------------------------------------------------------- */
 
-static int open_listen(struct stream_priv *p)
+static int stream_open_listen(struct stream_priv *p)
 {
 	const char *who = "stream: listen";
 	int one = 1, fd = stream_socket(p, SOCK_NONBLOCK), r;
@@ -675,13 +677,13 @@ static int open_listen(struct stream_priv *p)
 		return r;
 	}
 	p->listen_fd = fd;
-	ep_add(p->ctl_ep, fd, EPOLLIN, TAG_LISTEN);
+	stream_ep_add(p->ctl_ep, fd, EPOLLIN, TAG_LISTEN);
 	return 0;
 }
 
 /* The first connect, from open(): blocking, so a bad address fails open
  * unless reconnect= asks to keep trying. */
-static int open_connect(struct stream_priv *p)
+static int stream_open_connect(struct stream_priv *p)
 {
 	int fd = stream_socket(p, 0), err;
 
@@ -691,7 +693,7 @@ static int open_connect(struct stream_priv *p)
 	if (connect(fd, (struct sockaddr *)&p->addr.ss, p->addr.len) == 0 &&
 	    netbe__set_nonblock(fd) == 0) {
 		snprintf(p->peer, sizeof(p->peer), "%s", p->addr.text);
-		conn_install(p, fd);
+		stream_conn_install(p, fd);
 		return 0;
 	}
 	err = errno;
@@ -701,11 +703,11 @@ static int open_connect(struct stream_priv *p)
 				  p->addr.text, strerror(err));
 	netbe__log(NETBE_LOG_INFO, "stream: connect %s: %s; retrying every "
 		   "%u ms", p->addr.text, strerror(err), p->reconnect_ms);
-	arm_timer(p, p->reconnect_ms);
+	stream_arm_timer(p, p->reconnect_ms);
 	return 0;
 }
 
-static int parse_mode(struct stream_priv *p, const struct netbe__opts *o)
+static int stream_parse_mode(struct stream_priv *p, const struct netbe__opts *o)
 {
 	const char *conn = netbe__opt_str(o, "connect", NULL);
 	const char *lis = netbe__opt_str(o, "listen", NULL);
@@ -726,7 +728,7 @@ static int parse_mode(struct stream_priv *p, const struct netbe__opts *o)
 				     &p->addr);
 }
 
-static int alloc_state(struct stream_priv *p)
+static int stream_alloc_state(struct stream_priv *p)
 {
 	p->rxbuf = malloc(STREAM_RXBUF);
 	p->txbuf = malloc(STREAM_REC_MAX);
@@ -737,37 +739,37 @@ static int alloc_state(struct stream_priv *p)
 	if (p->rx_ep < 0 || p->ctl_ep < 0 || netbe__evflag_init(&p->pending))
 		return netbe__err(-errno, "stream: epoll/eventfd: %s",
 				  strerror(errno));
-	ep_add(p->rx_ep, p->pending.fd, EPOLLIN, TAG_PENDING);
+	stream_ep_add(p->rx_ep, p->pending.fd, EPOLLIN, TAG_PENDING);
 	return 0;
 }
 
-static int add_watches(struct stream_priv *p, netbe_loop_t *loop)
+static int stream_add_watches(struct stream_priv *p, netbe_loop_t *loop)
 {
 	int r = netbe_loop_add_fd(loop, p->ctl_ep, NETBE_EV_READ, 1,
-				  on_ctl, p, &p->ctl_watch);
+				  stream_on_ctl, p, &p->ctl_watch);
 
 	if (r == 0)
-		r = netbe_loop_add_timer(loop, 0, 0, on_timer, p,
+		r = netbe_loop_add_timer(loop, 0, 0, stream_on_timer, p,
 					 &p->timer);
 	return r;
 }
 
-static void close_fd(int fd)
+static void stream_close_fd(int fd)
 {
 	if (fd >= 0)
 		close(fd);
 }
 
-static void release(struct stream_priv *p)
+static void stream_release(struct stream_priv *p)
 {
 	netbe_watch_del(p->ctl_watch);
 	netbe_watch_del(p->timer);
-	close_fd(p->conn_fd);
-	close_fd(p->connecting_fd);
-	close_fd(p->listen_fd);
+	stream_close_fd(p->conn_fd);
+	stream_close_fd(p->connecting_fd);
+	stream_close_fd(p->listen_fd);
 	netbe__evflag_close(&p->pending);
-	close_fd(p->ctl_ep);
-	close_fd(p->rx_ep);
+	stream_close_fd(p->ctl_ep);
+	stream_close_fd(p->rx_ep);
 	if (p->unlink_path)
 		unlink(netbe__sockaddr_path(&p->addr));
 	free(p->rxbuf);
@@ -787,15 +789,16 @@ static int stream_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	p->listen_fd = p->conn_fd = p->connecting_fd = -1;
 	pthread_mutex_init(&p->rx_lock, NULL);
 	pthread_mutex_init(&p->tx_lock, NULL);
-	r = parse_mode(p, o);
+	r = stream_parse_mode(p, o);
 	if (r == 0)
-		r = alloc_state(p);
+		r = stream_alloc_state(p);
 	if (r == 0)
-		r = add_watches(p, o->loop);
+		r = stream_add_watches(p, o->loop);
 	if (r == 0)
-		r = p->listening ? open_listen(p) : open_connect(p);
+		r = p->listening ? stream_open_listen(p)
+				 : stream_open_connect(p);
 	if (r < 0) {
-		release(p);
+		stream_release(p);
 		return r;
 	}
 	out->fd[0] = p->rx_ep;
@@ -804,7 +807,7 @@ static int stream_open(struct netbe__queue *bq, const struct netbe__opts *o,
 
 static void stream_close(struct netbe__queue *bq)
 {
-	release(bq->priv);
+	stream_release(bq->priv);
 }
 
 const struct netbe__ops netbe__stream_ops = {

@@ -68,16 +68,6 @@ static const struct netbe_option vdebe_options[] = {
 	{ .key = NULL },
 };
 
-static const char *vdebe_sock(const struct netbe__opts *o)
-{
-	const char *s = netbe__opt_str(o, "sock", NULL);
-
-	if (s)
-		return s;
-	s = o->be_name ? o->be_name : "";
-	return *s == ':' ? s + 1 : s;
-}
-
 /* The switch closed the control connection: it is gone for good. */
 static void vdebe_ctl_cb(int fd, int events, void *arg)
 {
@@ -109,7 +99,7 @@ static void vdebe_release(struct vdebe_priv *p)
 
 static int vdebe_connect(struct vdebe_priv *p, const struct netbe__opts *o)
 {
-	const char *sock = vdebe_sock(o);
+	const char *sock = netbe__opt_target(o, "sock");
 	struct vde_open_args args = {
 		.port = (int)netbe__opt_uint(o, "port", 0),
 		.group = (char *)netbe__opt_str(o, "group", NULL),

@@ -296,16 +296,6 @@ static struct xdp_priv *xdp_priv(struct netbe__queue *bq)
 	return bq->priv;
 }
 
-static const char *xdp_pick_ifname(const struct netbe__opts *o)
-{
-	const char *n = netbe__opt_str(o, "ifname", NULL);
-
-	if (n)
-		return n;
-	n = o->be_name ? o->be_name : "";
-	return *n == ':' ? n + 1 : n;
-}
-
 static int xdp_parse_mode(const struct netbe__opts *o, uint32_t *flags,
 			  int *nflags)
 {
@@ -569,7 +559,7 @@ static int xdp_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	int nmodes = 0, r;
 	const char *bpffs;
 
-	if ((r = xdp_check_ifname(p, xdp_pick_ifname(o))) < 0 ||
+	if ((r = xdp_check_ifname(p, netbe__opt_target(o, "ifname"))) < 0 ||
 	    (r = xdp_parse_mode(o, modes, &nmodes)) < 0 ||
 	    (r = xdp_parse_zc(o, &bind)) < 0)
 		return r;

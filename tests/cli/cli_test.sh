@@ -117,6 +117,17 @@ run connect pipe:cli-a pipe:cli-b,bogus=1
 check "connect with an unknown key" "rc_is 1" "err_has '^netbe: '" \
 	"err_has bogus"
 
+# What a user typed is echoed with control characters escaped, by the tool
+# and by the library alike: no raw ESC reaches the terminal.
+esc=$(printf '\033')
+run probe "nosuch${esc}[31mbackend"
+check "an escape sequence in a spec is escaped" "rc_is 1" \
+	"err_has 'nosuch.x1b.31mbackend'" "! grep -q \"$esc\" \"\$tmp/err\""
+
+run probe "pipe:x${esc}y,bogus${esc}=1"
+check "an escape sequence in a key is escaped" "rc_is 1" \
+	"err_has 'bogus.x1b'" "! grep -q \"$esc\" \"\$tmp/err\""
+
 # ---- list and probe --------------------------------------------------------
 
 run list
@@ -177,7 +188,7 @@ connect_until() {
 
 connect_until INT
 check "connect stops on SIGINT" "rc_is 0" \
-	"err_has '^connected pipe:cli-a <-> pipe:cli-b'" \
+	"err_has '^connected A \(pipe:cli-a\) <-> B \(pipe:cli-b\)'" \
 	"out_has '^A \(pipe:cli-a\) rx: frames 0'" \
 	"out_has '^forward A -> B: frames 0'"
 

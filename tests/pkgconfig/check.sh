@@ -25,4 +25,21 @@ if [ -n "$bad$internal" ]; then
 	echo "FAIL: non-API symbols exported: $bad $internal"
 	exit 1
 fi
-echo "pkg-config: ok ($(nm -D --defined-only "$so" | grep -c ' T netbe_') API functions exported)"
+# One set: the functions the header declares (comments stripped), the
+# names the version script lists, and what the library exports.
+root=$(cd "$src/../.." && pwd)
+${CC:-cc} -fpreprocessed -dD -E -P "$root/include/netbe.h" |
+	grep -oE '\bnetbe_[a-z0-9_]+\(' | tr -d '(' | sort -u >"$tmp/header"
+sed -n 's/^ *\(netbe_[a-z0-9_]*\);$/\1/p' "$root/src/libnetbe.map" | sort -u >"$tmp/map"
+nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sed 's/@.*//' |
+	sort -u >"$tmp/exported"
+for f in map exported; do
+	if ! cmp -s "$tmp/header" "$tmp/$f"; then
+		echo "FAIL: header functions and $f differ:"
+		diff "$tmp/header" "$tmp/$f" || true
+		exit 1
+	fi
+done
+nm -D --defined-only "$so" | grep -q '@@NETBE_0\.1$' ||
+	{ echo "FAIL: exports carry no NETBE_0.1 version"; exit 1; }
+echo "pkg-config: ok ($(wc -l <"$tmp/exported") API functions exported, each declared and listed)"

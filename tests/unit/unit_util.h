@@ -129,4 +129,15 @@ static inline struct netbe_stats stats_of(const netbe_t *be)
 	return st;
 }
 
+/* @be's drops in direction @dir (NETBE_RX/NETBE_TX) for reason @why:
+ * rx_drops and tx_drops only say how many, this says why. */
+static inline uint64_t drops_of(const netbe_t *be, int dir, int why)
+{
+	uint64_t c[NETBE_DROP_NREASONS];
+
+	assert_int_equal(netbe_get_drops(be, dir, c, NETBE_DROP_NREASONS),
+			 NETBE_DROP_NREASONS);
+	return c[why];
+}
+
 #endif

@@ -68,6 +68,9 @@ void cli_print_stats(FILE *f, const char *label, const netbe_t *be);
 void cli_noop_rx(int fd, int events, void *param);
 
 /* netbe_last_error(), or strerror(-@err) when the library left it empty. */
+/* @s with control characters escaped (\xNN), for echoing what a user
+ * typed; one of four rotating per-thread buffers. */
+const char *cli_esc(const char *s);
 const char *cli_strerror(int err);
 
 /* Opens @spec on @loop with callback @cb, reporting failure on stderr. */

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,19 +147,40 @@ void cli_print_features(FILE *f, uint64_t features)
 	}
 }
 
-void cli_print_stats(FILE *f, const char *label, const netbe_t *be)
+/* " [full 3, bad-header 1]": the non-zero drop reasons of @dir. */
+static void print_drop_reasons(FILE *f, const netbe_t *be, int dir)
+{
+	uint64_t n[NETBE_DROP_NREASONS];
+	const char *sep = " [";
+
+	netbe_get_drops(be, dir, n, NETBE_DROP_NREASONS);
+	for (int i = 0; i < NETBE_DROP_NREASONS; i++) {
+		if (!n[i])
+			continue;
+		fprintf(f, "%s%s %" PRIu64, sep, netbe_drop_name(i), n[i]);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc(']', f);
+}
+
+static void print_dir(FILE *f, const char *label, const netbe_t *be, int dir)
 {
 	struct netbe_stats st;
+	bool rx = dir == NETBE_RX;
 
 	netbe_get_stats(be, &st);
-	fprintf(f,
-		"%s rx: frames %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64
-		" errors %" PRIu64 "\n",
-		label, st.rx_frames, st.rx_bytes, st.rx_drops, st.rx_errors);
-	fprintf(f,
-		"%s tx: frames %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64
-		" errors %" PRIu64 "\n",
-		label, st.tx_frames, st.tx_bytes, st.tx_drops, st.tx_errors);
+	fprintf(f, "%s %s: frames %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64,
+		label, rx ? "rx" : "tx", rx ? st.rx_frames : st.tx_frames,
+		rx ? st.rx_bytes : st.tx_bytes, rx ? st.rx_drops : st.tx_drops);
+	print_drop_reasons(f, be, dir);
+	fprintf(f, " errors %" PRIu64 "\n", rx ? st.rx_errors : st.tx_errors);
+}
+
+void cli_print_stats(FILE *f, const char *label, const netbe_t *be)
+{
+	print_dir(f, label, be, NETBE_RX);
+	print_dir(f, label, be, NETBE_TX);
 }
 
 void cli_noop_rx(int fd, int events, void *param)
@@ -166,6 +188,26 @@ void cli_noop_rx(int fd, int events, void *param)
 	(void)fd;
 	(void)events;
 	(void)param;
+}
+
+const char *cli_esc(const char *s)
+{
+	static __thread char buf[4][256];
+	static __thread unsigned next;
+	char *out = buf[next++ % 4];
+	size_t o = 0;
+
+	for (; *s && o + 5 < sizeof(buf[0]); s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, sizeof(buf[0]) - o,
+					      "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 const char *cli_strerror(int err)
@@ -181,6 +223,6 @@ int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,
 	int r = netbe_open(be, spec, loop, cb, param);
 
 	if (r < 0)
-		cli_err("cannot open '%s': %s", spec, cli_strerror(r));
+		cli_err("cannot open '%s': %s", cli_esc(spec), cli_strerror(r));
 	return r;
 }

@@ -170,8 +170,10 @@ static int open_ends(struct connect_ctx *c)
 		if (cli_open(&c->be[i], c->o->spec[i], c->loop, cli_noop_rx,
 			     NULL) < 0)
 			return -1;
-		snprintf(c->label[i], sizeof(c->label[i]), "%c (%s)", 'A' + i,
-			 c->o->spec[i]);
+		/* The library's messages then say which end: "A (tap0)". */
+		netbe_set_name(c->be[i], i ? "B" : "A");
+		snprintf(c->label[i], sizeof(c->label[i]), "%s",
+			 netbe_get_label(c->be[i]));
 	}
 	if (fwd_setup_caps(c->be[0], c->be[1], &fa, &fb) < 0)
 		return -1;
@@ -229,8 +231,8 @@ static int connect_run(struct connect_ctx *c)
 	if (install_signals() < 0 || add_stats_timer(c) < 0)
 		return EXIT_RUNTIME;
 	if (!c->o->quiet)
-		fprintf(stderr, "connected %s <-> %s\n", c->o->spec[0],
-			c->o->spec[1]);
+		fprintf(stderr, "connected %s <-> %s\n", c->label[0],
+			c->label[1]);
 	fwd_start(c->fwd);
 	r = run_loop(c);
 	fwd_stop(c->fwd);

@@ -141,7 +141,7 @@ static void send_failed(struct fwd_dir *d, int idx, int err)
 
 	if (cli_verbose > 0 && n <= FWD_MAX_REPORTS)
 		cli_err("%s: send of a %zu-byte frame failed: %s%s",
-			netbe_get_name(d->to), d->f->rx_msgs[idx].len,
+			netbe_get_label(d->to), d->f->rx_msgs[idx].len,
 			cli_strerror(err),
 			n == FWD_MAX_REPORTS ? " (no more reported)" : "");
 }
@@ -177,7 +177,7 @@ static void recv_failed(struct fwd_dir *d, int err)
 	if (++d->errs_in_row < FWD_MAX_ERRORS)
 		return;
 	cli_err("%s: receive keeps failing: %s; giving up",
-		netbe_get_name(d->from), cli_strerror(err));
+		netbe_get_label(d->from), cli_strerror(err));
 	netbe_rx_disable(d->from);
 	d->f->failed = 1;
 	if (d->f->stop_loop != NULL)

@@ -51,9 +51,19 @@ static void print_mtu(netbe_t *be)
 		printf("mtu:       %d\n", mtu);
 }
 
+/* The reasons counters may give for a drop, as connect prints them. */
+static void print_drop_names(void)
+{
+	printf("drops by:  ");
+	for (int i = 0; i < NETBE_DROP_NREASONS; i++)
+		printf("%s%s", i ? ", " : "", netbe_drop_name(i));
+	printf("\n");
+}
+
 static void print_probe(netbe_t *be, const char *spec)
 {
-	printf("spec:      %s\n", spec);
+	printf("spec:      %s\n", cli_esc(spec));
+	printf("label:     %s\n", netbe_get_label(be));
 	printf("backend:   %s\n", netbe_get_name(be));
 	printf("features:  ");
 	cli_print_features(stdout, netbe_get_cap(be));
@@ -61,6 +71,8 @@ static void print_probe(netbe_t *be, const char *spec)
 	print_mac(be);
 	print_mtu(be);
 	printf("queues:    %u\n", netbe_get_nqueues(be));
+	print_drop_names();
+	cli_print_stats(stdout, "counters", be);
 }
 
 static const struct option probe_options[] = {
