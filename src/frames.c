@@ -151,8 +151,10 @@ static ssize_t send_one(netbe_t *be, const struct iovec *iov, int iovcnt)
 	if (r >= 0)
 		r = netbe__vnet_send(be, iov, iovcnt);
 	count_tx(be, r);
-	/* Errors are rare; a full backend (EAGAIN) is not one. */
-	if (r < 0 && r != -EAGAIN && r != -ENOBUFS)
+	/* Errors are rare; a full backend (EAGAIN) is not one, and a refused
+	 * header already says why (vnet.c). */
+	if (r < 0 && r != -EAGAIN && r != -ENOBUFS &&
+	    netbe__drop_reason(r) != NETBE_DROP_BADHDR)
 		netbe__err((int)r, "%s: frame not sent: %s", be->label,
 			   strerror((int)-r));
 	return r;

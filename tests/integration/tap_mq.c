@@ -15,8 +15,9 @@
  *     on the queue whose callback ran, and at least 2 queues get some;
  *   - transmit: TX_PER frames written on each queue handle (UDP
  *     192.0.2.2 -> 192.0.2.1) all reach a UDP socket the test bound;
- *   - counters: each queue handle's netbe_get_stats counts exactly its
- *     own frames and bytes; queue 0 (the root) reports the sums.
+ *   - counters: netbe_get_queue_stats on each queue handle (queue 0's
+ *     too) counts exactly that queue's frames and bytes; netbe_get_stats
+ *     acts on the whole backend, so every queue handle reports the sums.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -306,50 +308,71 @@ static void check_transmit(const uint8_t tap_mac[6], uint64_t *bytes)
 	       TX_PER, NQ * TX_PER);
 }
 
+static bool no_losses(const struct netbe_stats *st)
+{
+	return !st->rx_drops && !st->rx_errors && !st->tx_drops &&
+	       !st->tx_errors;
+}
+
+/* Queue @i's own counters: exactly what it received and sent. */
+static void check_queue_stats(unsigned i, uint64_t tx_bytes)
+{
+	struct netbe_stats st;
+
+	netbe_get_queue_stats(qs[i].be, &st);
+	TU_CHECK(st.rx_frames == qs[i].frames && st.rx_bytes == qs[i].bytes,
+		 "queue %u rx: counted %llu frames %llu bytes, "
+		 "received %llu %llu", i, (unsigned long long)st.rx_frames,
+		 (unsigned long long)st.rx_bytes,
+		 (unsigned long long)qs[i].frames,
+		 (unsigned long long)qs[i].bytes);
+	TU_CHECK(st.tx_frames == TX_PER && st.tx_bytes == tx_bytes,
+		 "queue %u tx: counted %llu frames %llu bytes", i,
+		 (unsigned long long)st.tx_frames,
+		 (unsigned long long)st.tx_bytes);
+	TU_CHECK(no_losses(&st), "queue %u: drops or errors", i);
+}
+
+/* netbe_get_stats is a whole-backend call: the sums, from any handle. */
+static void check_totals(unsigned i, const struct netbe_stats *want)
+{
+	struct netbe_stats st;
+
+	netbe_get_stats(qs[i].be, &st);
+	TU_CHECK(st.rx_frames == want->rx_frames &&
+		 st.rx_bytes == want->rx_bytes &&
+		 st.tx_frames == want->tx_frames &&
+		 st.tx_bytes == want->tx_bytes,
+		 "totals from queue %u: rx %llu/%llu tx %llu/%llu, want sums "
+		 "rx %llu/%llu tx %llu/%llu", i,
+		 (unsigned long long)st.rx_frames,
+		 (unsigned long long)st.rx_bytes,
+		 (unsigned long long)st.tx_frames,
+		 (unsigned long long)st.tx_bytes,
+		 (unsigned long long)want->rx_frames,
+		 (unsigned long long)want->rx_bytes,
+		 (unsigned long long)want->tx_frames,
+		 (unsigned long long)want->tx_bytes);
+	TU_CHECK(no_losses(&st), "totals from queue %u: drops or errors", i);
+}
+
 static void check_stats(const uint64_t *tx_bytes)
 {
-	struct netbe_stats st, root;
-	uint64_t rxf = 0, rxb = 0, txf = 0, txb = 0;
+	struct netbe_stats sum = { 0 };
 
 	for (unsigned i = 0; i < NQ; i++) {
-		rxf += qs[i].frames;
-		rxb += qs[i].bytes;
-		txf += TX_PER;
-		txb += tx_bytes[i];
-		if (i == 0)
-			continue; /* queue 0's handle reports the sums */
-		netbe_get_stats(qs[i].be, &st);
-		TU_CHECK(st.rx_frames == qs[i].frames &&
-			 st.rx_bytes == qs[i].bytes,
-			 "queue %u rx: counted %llu frames %llu bytes, "
-			 "received %llu %llu", i,
-			 (unsigned long long)st.rx_frames,
-			 (unsigned long long)st.rx_bytes,
-			 (unsigned long long)qs[i].frames,
-			 (unsigned long long)qs[i].bytes);
-		TU_CHECK(st.tx_frames == TX_PER && st.tx_bytes == tx_bytes[i],
-			 "queue %u tx: counted %llu frames %llu bytes", i,
-			 (unsigned long long)st.tx_frames,
-			 (unsigned long long)st.tx_bytes);
-		TU_CHECK(!st.rx_drops && !st.rx_errors && !st.tx_drops &&
-			 !st.tx_errors, "queue %u: drops or errors", i);
+		check_queue_stats(i, tx_bytes[i]);
+		sum.rx_frames += qs[i].frames;
+		sum.rx_bytes += qs[i].bytes;
+		sum.tx_frames += TX_PER;
+		sum.tx_bytes += tx_bytes[i];
 	}
-	netbe_get_stats(qs[0].be, &root);
-	TU_CHECK(root.rx_frames == rxf && root.rx_bytes == rxb &&
-		 root.tx_frames == txf && root.tx_bytes == txb,
-		 "root: rx %llu/%llu tx %llu/%llu, want sums rx %llu/%llu "
-		 "tx %llu/%llu",
-		 (unsigned long long)root.rx_frames,
-		 (unsigned long long)root.rx_bytes,
-		 (unsigned long long)root.tx_frames,
-		 (unsigned long long)root.tx_bytes, (unsigned long long)rxf,
-		 (unsigned long long)rxb, (unsigned long long)txf,
-		 (unsigned long long)txb);
-	TU_CHECK(!root.rx_drops && !root.rx_errors && !root.tx_drops &&
-		 !root.tx_errors, "root: drops or errors");
-	printf("counters: each queue its own, root = sums (rx %llu frames, "
-	       "tx %llu frames)\n", (unsigned long long)rxf,
-	       (unsigned long long)txf);
+	for (unsigned i = 0; i < NQ; i++)
+		check_totals(i, &sum);
+	printf("counters: each queue its own, every handle's totals = sums "
+	       "(rx %llu frames, tx %llu frames)\n",
+	       (unsigned long long)sum.rx_frames,
+	       (unsigned long long)sum.tx_frames);
 }
 
 static void check_negotiation(void)

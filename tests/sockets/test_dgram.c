@@ -257,6 +257,7 @@ static void malformed_dropped(void **state)
 	uint8_t got[2000], exp[100];
 	struct iovec r = { got, sizeof(got) }, small = { got, 100 };
 	struct netbe_stats st;
+	uint64_t drops[NETBE_DROP_NREASONS];
 
 	raw_to_b(t, lens, 6);
 	assert_true(wait_readable(t->b));
@@ -271,6 +272,12 @@ static void malformed_dropped(void **state)
 	netbe_get_stats(t->b, &st);
 	assert_int_equal(st.rx_frames, 2);
 	assert_int_equal(st.rx_drops, 4); /* three runts, one too big */
+	assert_int_equal(st.rx_errors, 0);
+	assert_int_equal(netbe_get_drops(t->b, NETBE_RX, drops,
+					 NETBE_DROP_NREASONS),
+			 NETBE_DROP_NREASONS);
+	assert_int_equal(drops[NETBE_DROP_RUNT], 3);
+	assert_int_equal(drops[NETBE_DROP_NOROOM], 1);
 }
 
 static void expect_open_fails(const char *spec, int err, const char *msg)
@@ -300,13 +307,15 @@ static void config_errors(void **state)
 			  "127.0.0.1:9", -EADDRNOTAVAIL, "bind");
 }
 
-/* The unix peer may appear later: until then sends fail (counted). */
+/* The unix peer may appear later: until then sends fail, counted as
+ * "peer-gone" drops (no peer to deliver to; the backend did not fail). */
 static void unix_peer_absent(void **state)
 {
 	char spec[300], path[108];
 	uint8_t f[60];
 	struct iovec v = { f, sizeof(f) };
 	struct netbe_stats st;
+	uint64_t drops[NETBE_DROP_NREASONS];
 	netbe_t *be;
 
 	(void)state;
@@ -317,7 +326,11 @@ static void unix_peer_absent(void **state)
 	fill_frame(f, sizeof(f), 1);
 	assert_int_equal(netbe_send(be, &v, 1), -ENOTCONN);
 	netbe_get_stats(be, &st);
-	assert_int_equal(st.tx_errors, 1);
+	assert_int_equal(st.tx_drops, 1);
+	assert_int_equal(st.tx_errors, 0);
+	assert_int_equal(netbe_get_drops(be, NETBE_TX, drops, NETBE_DROP_NREASONS),
+			 NETBE_DROP_NREASONS);
+	assert_int_equal(drops[NETBE_DROP_PEER_GONE], 1);
 	netbe_cleanup(be);
 }
 

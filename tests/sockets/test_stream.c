@@ -196,6 +196,16 @@ static struct netbe_stats stats(netbe_t *be)
 	return st;
 }
 
+/* @be's drops in direction @dir for reason @why. */
+static uint64_t drops(netbe_t *be, int dir, int why)
+{
+	uint64_t c[NETBE_DROP_NREASONS];
+
+	assert_int_equal(netbe_get_drops(be, dir, c, NETBE_DROP_NREASONS),
+			 NETBE_DROP_NREASONS);
+	return c[why];
+}
+
 static int tcp_listen(uint16_t *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -360,11 +370,13 @@ static void too_small_buffer_drops_one(void **state)
 	assert_int_equal(netbe_recv(f->be, &small, 1), -ENOSPC);
 	assert_int_equal(netbe_recv(f->be, &big, 1), 60);
 	assert_int_equal(stats(f->be).rx_drops, 1);
+	assert_int_equal(drops(f->be, NETBE_RX, NETBE_DROP_NOROOM), 1);
 }
 
 /* ---- error paths ------------------------------------------------------- */
 
-/* Peer sends @len as a length: the connection is closed, counted, logged,
+/* Peer sends @len as a length: the connection is closed, counted (a
+ * "malformed" drop: the peer broke the framing, we did not fail), logged,
  * and (reconnect=20) the backend connects again and works. */
 static void bad_length(struct fix *f, uint32_t len)
 {
@@ -377,7 +389,9 @@ static void bad_length(struct fix *f, uint32_t len)
 	write_all(f->peer, hdr, sizeof(hdr));
 	assert_true(readable(netbe_get_fd(f->be), 1000));
 	assert_int_equal(netbe_peek_recvlen(f->be), 0);
-	assert_int_equal(stats(f->be).rx_errors, 1);
+	assert_int_equal(drops(f->be, NETBE_RX, NETBE_DROP_MALFORMED), 1);
+	assert_int_equal(stats(f->be).rx_drops, 1);
+	assert_int_equal(stats(f->be).rx_errors, 0);
 	assert_true(logged("out of range"));
 	assert_int_equal(read(f->peer, buf, sizeof(buf)), 0); /* closed */
 	close(f->peer);
@@ -422,14 +436,19 @@ static void peer_gone_mid_frame(void **state)
 	f->peer = -1;
 	assert_true(readable(netbe_get_fd(f->be), 1000));
 	assert_int_equal(netbe_peek_recvlen(f->be), 0);
+	assert_int_equal(drops(f->be, NETBE_RX, NETBE_DROP_PEER_GONE), 1);
 	assert_int_equal(stats(f->be).rx_drops, 1);
+	assert_int_equal(stats(f->be).rx_errors, 0);
 	assert_true(logged("mid-frame"));
 	assert_false(readable(netbe_get_fd(f->be), 0));
-	/* Disconnected: a send fails and is counted, never silently lost. */
+	/* Disconnected: a send fails and is counted, never silently lost:
+	 * a "peer-gone" drop, the backend itself is fine. */
 	fill_frame(buf, 60, 1);
 	struct iovec v = { buf, 60 };
 	assert_int_equal(netbe_send(f->be, &v, 1), -ENOTCONN);
-	assert_int_equal(stats(f->be).tx_errors, 1);
+	assert_int_equal(drops(f->be, NETBE_TX, NETBE_DROP_PEER_GONE), 1);
+	assert_int_equal(stats(f->be).tx_drops, 1);
+	assert_int_equal(stats(f->be).tx_errors, 0);
 }
 
 #define BP_FRAME 65000
@@ -455,6 +474,8 @@ static void backpressure_no_torn_frames(void **state)
 	}
 	assert_true(accepted > 0);
 	assert_int_equal(stats(f->be).tx_drops, refused);
+	assert_int_equal(drops(f->be, NETBE_TX, NETBE_DROP_FULL), refused);
+	assert_int_equal(stats(f->be).tx_errors, 0);
 	assert_int_equal(stats(f->be).tx_frames, accepted);
 	/* The reader catches up; the loop finishes the partial frame. */
 	while (got < accepted) {
@@ -526,7 +547,9 @@ static void listen_one_peer_at_a_time(void **state)
 	write_all(p1, &bad, 4);
 	assert_true(readable(netbe_get_fd(be), 1000));
 	assert_int_equal(netbe_peek_recvlen(be), 0);
-	assert_int_equal(stats(be).rx_errors, 1);
+	assert_int_equal(drops(be, NETBE_RX, NETBE_DROP_MALFORMED), 1);
+	assert_int_equal(stats(be).rx_drops, 1);
+	assert_int_equal(stats(be).rx_errors, 0);
 	assert_int_equal(read(p1, buf, 1), 0);
 	run_loop(loop, 50);
 	assert_true(readable(netbe_get_fd(be), 1000));

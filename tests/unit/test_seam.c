@@ -111,6 +111,9 @@ static void tx_bad_headers_refused(void **state)
 		*w = bad[i];
 		w->hdr_len = bad[i].hdr_len ? bad[i].hdr_len : 54;
 		assert_int_equal(send12(p->a, buf, n), -EINVAL);
+		/* The message says why, naming the handle. */
+		assert_non_null(strstr(netbe_last_error(), "pipe:unit"));
+		assert_non_null(strstr(netbe_last_error(), "refused: "));
 	}
 	assert_int_equal(drops_of(p->a, NETBE_TX, NETBE_DROP_BADHDR), i);
 	assert_int_equal(stats_of(p->a).tx_frames, 0);

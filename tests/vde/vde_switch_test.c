@@ -9,8 +9,8 @@
  *   - frames of 60, 1000 and 1518 bytes (1500 + Ethernet header + VLAN
  *     tag) cross the switch both ways, intact;
  *   - 1519- and 1600-byte frames, which vde_switch would cut to 1518
- *     bytes, are refused by netbe_send (-EMSGSIZE), counted (tx_errors),
- *     and never arrive;
+ *     bytes, are refused by netbe_send (-EMSGSIZE), counted (tx_drops,
+ *     reason "oversize"), and never arrive;
  *   - with mtu=1600 the backend lets a 1600-byte frame out and the switch
  *     delivers it cut to 1518 bytes: the corruption the refusal prevents;
  *   - port= picks the switch port; a missing switch is a clear error and
@@ -202,6 +202,7 @@ static void check_giant(netbe_loop_t *loop, struct end *a, struct end *b)
 	static uint8_t f[1600];
 	static const size_t sizes[] = { 1519, 1600 };
 	struct netbe_stats st;
+	uint64_t drops[NETBE_DROP_NREASONS] = { 0 };
 	int before = b->frames;
 
 	make_frame(f, sizeof(f), 1, 99);
@@ -212,8 +213,17 @@ static void check_giant(netbe_loop_t *loop, struct end *a, struct end *b)
 		CHECK(r == -EMSGSIZE, "%zu-byte frame: %zd, want -EMSGSIZE",
 		      sizes[i], r);
 	}
+	/* Too long for the switch is the frame's fault: a drop, with its
+	 * reason, and no error (the backend did not fail). */
 	netbe_get_stats(a->be, &st);
-	CHECK(st.tx_errors == 2, "tx_errors %llu, want 2",
+	CHECK(netbe_get_drops(a->be, NETBE_TX, drops, NETBE_DROP_NREASONS) ==
+		      NETBE_DROP_NREASONS,
+	      "netbe_get_drops");
+	CHECK(st.tx_drops == 2 && drops[NETBE_DROP_OVERSIZE] == 2 &&
+		      st.tx_errors == 0,
+	      "tx_drops %llu (oversize %llu), tx_errors %llu, want 2 (2), 0",
+	      (unsigned long long)st.tx_drops,
+	      (unsigned long long)drops[NETBE_DROP_OVERSIZE],
 	      (unsigned long long)st.tx_errors);
 	for (int t = 0; t < 20; t++)
 		netbe_loop_run_once(loop, 10);
