@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 CLANG_BUILD ?= build-clang
 MESON_OPTS ?=
 
-.PHONY: all deps test-deps run test test-asan test-tsan clang fuzz clean install
+.PHONY: all deps test-deps run demo test test-asan test-tsan clang fuzz clean install
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -19,7 +19,13 @@ test-deps:
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
 
+# A switch for VMs, no root: a NAT uplink (ssh -p 2222 localhost reaches
+# the guest's port 22) and a socket for QEMU; prints QEMU's options.
 run: all
+	$(BUILD)/netbe switch --default
+
+# The self-test: 10 000 frames through two pipe pairs and a switch.
+demo: all
 	$(BUILD)/netbe demo
 
 test: test-deps all
@@ -59,7 +65,8 @@ $(FUZZ_BUILD)/build.ninja:
 
 # Every fuzz target, NAME:SEEDS (tests/fuzz/fuzz_NAME.c, tests/fuzz/SEEDS/),
 # each for FUZZ_SECONDS; new inputs go to $(FUZZ_BUILD)/corpus-NAME.
-FUZZ_TARGETS ?= config:corpus offload:corpus_offload stream:corpus_stream
+FUZZ_TARGETS ?= config:corpus offload:corpus_offload stream:corpus_stream \
+	switch:corpus_switch
 fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	set -e; for t in $(FUZZ_TARGETS); do \

@@ -363,7 +363,7 @@ void netbe_watch_del(netbe_watch_t *w);
  *  - calls on frames and on receive act on the queue given, alone:
  *    netbe_send, netbe_send_batch, netbe_peek_recvlen, netbe_recv,
  *    netbe_recv_batch, netbe_rx_discard, netbe_rx_enable,
- *    netbe_rx_disable, netbe_set_rx_cb, netbe_get_fd,
+ *    netbe_rx_disable, netbe_set_rx_cb, netbe_tx_wait, netbe_get_fd,
  *    netbe_get_queue_stats, netbe_get_queue_drops.
  * So netbe_cleanup(netbe_get_queue(be, 2)) closes the whole backend, and
  * netbe_send(netbe_get_queue(be, 2), ...) sends on queue 2.
@@ -549,6 +549,17 @@ struct netbe_msg {
 int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n);
 
 /**
+ * Backpressure: asks for @cb(fd, NETBE_EV_WRITE, @param) to be called
+ * once, on the loop's thread, when queue @q may take frames again after
+ * netbe_send*() refused one with -EAGAIN: when the backend's fd polls
+ * writable, or after about a millisecond for a backend that cannot tell.
+ * One-shot (call it again after the next refusal); a later call replaces
+ * an earlier one's callback, and a NULL @cb cancels it.  Returns 0 or
+ * -errno.
+ */
+int netbe_tx_wait(netbe_t *q, netbe_rx_cb_t cb, void *param);
+
+/**
  * Receives up to @n frames, each into its msgs[i].iov, storing each length
  * in msgs[i].len.  Returns the number received (0 when none), or -errno.
  */
@@ -607,6 +618,10 @@ enum netbe_drop {
 	NETBE_DROP_EGRESS_FULL = 8, /* a switch port's egress queue was full */
 	NETBE_DROP_DISCARD = 9,  /* dropped on request (netbe_rx_discard) */
 	NETBE_DROP_LINK_DOWN = 10, /* the link or interface was down */
+	NETBE_DROP_VLAN = 11,    /* not allowed by a switch port's VLANs */
+	NETBE_DROP_FILTERED = 12, /* a switch had nowhere to send it (its
+				     destination is behind its own port) */
+	NETBE_DROP_RATE = 13,    /* over a switch port's rate limit */
 	NETBE_DROP_NREASONS
 };
 
@@ -624,6 +639,103 @@ int netbe_get_drops(const netbe_t *be, int dir, uint64_t *counts, size_t n);
 /** As netbe_get_drops(), for the queue @q alone. */
 int netbe_get_queue_drops(const netbe_t *q, int dir, uint64_t *counts,
 			  size_t n);
+
+/* ------------------------------------------------------------------------
+ * The switch (the seed's vale role): a learning L2 switch over any mix of
+ * backends, each a port.  Everything runs on the switch's loop; call these
+ * functions on that loop's thread or while it is not running.
+ * ---------------------------------------------------------------------- */
+
+typedef struct netbe_switch netbe_switch_t;
+
+/**
+ * Creates a switch on @loop (NULL: the default loop).  @opts is NULL or
+ * "key=value,...": aging=SECONDS (MAC aging, default 300, 0 never),
+ * max_macs=N (table size, default 4096), queue=FRAMES (each port's egress
+ * queue, default 256), lossless=on|off (hold frames and stop reading the
+ * sender while an egress is full instead of dropping; default on for a
+ * switch of two ports, off with more, so one stuck port cannot stall the
+ * others).  Returns 0 or -errno with netbe_last_error() naming the key.
+ */
+int netbe_switch_new(netbe_switch_t **sw, netbe_loop_t *loop,
+		     const char *opts);
+
+/**
+ * Publishes the switch as @name ("vale0"): in this process, opening the
+ * backend "vale0:PORT" (the seed's VALE naming) adds a port PORT to it;
+ * other processes reach it through a SOCK_SEQPACKET socket
+ * $XDG_RUNTIME_DIR/netbe/NAME.sock (/run/netbe/ for root without
+ * XDG_RUNTIME_DIR, else /tmp/netbe-UID/), mode 0600, where frames cross
+ * with their virtio-net header, so 64 KiB GSO frames pass whole.
+ * Returns 0, -EEXIST when a live switch has the name, or -errno.
+ */
+int netbe_switch_publish(netbe_switch_t *sw, const char *name);
+
+/** Closes every port the switch opened and frees it.  NULL is allowed. */
+void netbe_switch_free(netbe_switch_t *sw);
+
+/**
+ * Opens backend @spec on the switch's loop and adds it as a port.  Port
+ * keys are taken out of @spec before the backend sees it: id=NAME (the
+ * port's name; default the spec's first token), vlan=N (access port,
+ * 1-4094, default 1: untagged frames, tag pushed and popped by the
+ * switch), trunk=on with vlans=A-B;C... (802.1Q tagged frames of those
+ * VLANs pass, default all; untagged ones are dropped), capture=FILE.pcap,
+ * rx_rate/tx_rate=BYTES/s, rx_pps/tx_pps=FRAMES/s, burst=BYTES.  Returns
+ * the port's index (>= 0) or -errno.
+ */
+int netbe_switch_add_port(netbe_switch_t *sw, const char *spec);
+
+/**
+ * Adds an open backend @be (on the switch's loop, receive disabled) as a
+ * port, with port keys @opts (as above, NULL for none).  The switch takes
+ * over its receive callback and negotiation; the caller still owns @be
+ * and must remove the port before closing it.  Returns the index or
+ * -errno.
+ */
+int netbe_switch_attach(netbe_switch_t *sw, netbe_t *be, const char *opts);
+
+/** Removes port @name (closing it if the switch opened it); -ENOENT. */
+int netbe_switch_del_port(netbe_switch_t *sw, const char *name);
+
+/** Number of port slots (indexes 0 .. n-1; removed ones are empty). */
+unsigned netbe_switch_port_slots(const netbe_switch_t *sw);
+
+/** What happened to frames at one port, as the switch saw them. */
+struct netbe_switch_port_stats {
+	uint64_t rx_frames, rx_bytes; /* received from the port */
+	uint64_t rx_forwarded;	      /* of those, passed to >= 1 port */
+	uint64_t tx_frames, tx_bytes; /* delivered to the port */
+	uint64_t tx_offered;	      /* meant for the port */
+	uint64_t queued;	      /* waiting in its egress queue now */
+	/* By enum netbe_drop reason; entries past NETBE_DROP_NREASONS are
+	 * zero.  rx_frames == rx_forwarded + sum(rx_drop);
+	 * tx_offered == tx_frames + sum(tx_drop) + queued. */
+	uint64_t rx_drop[16], tx_drop[16];
+};
+
+/**
+ * Copies port @idx's name (NUL-terminated, cut to @len), backend and
+ * counters; any of @name, @be, @st may be NULL.  Returns 0, or -ENOENT
+ * for an empty or out-of-range slot.
+ */
+int netbe_switch_port_info(const netbe_switch_t *sw, unsigned idx,
+			   char *name, size_t len, netbe_t **be,
+			   struct netbe_switch_port_stats *st);
+
+/** The MAC table, one learnt address per call; a non-zero return stops. */
+typedef int (*netbe_fdb_fn)(unsigned vlan, const uint8_t mac[6],
+			    unsigned port, unsigned age_s, void *arg);
+
+/** Visits the MAC table; returns @fn's non-zero value or 0. */
+int netbe_switch_fdb(const netbe_switch_t *sw, netbe_fdb_fn fn, void *arg);
+
+/** MAC table totals: entries now, learnt, moved, refused (full), aged. */
+struct netbe_fdb_stats {
+	uint64_t entries, learned, moved, refused, aged;
+};
+void netbe_switch_fdb_stats(const netbe_switch_t *sw,
+			    struct netbe_fdb_stats *st);
 
 /* ------------------------------------------------------------------------
  * bhyve spellings, so net_backends.h users port with a header swap.

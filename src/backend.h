@@ -108,6 +108,11 @@ struct netbe__ops {
 	 */
 	int (*rx_error)(struct netbe__queue *q, int fd);
 
+	/* Optional: the fd that polls writable (EPOLLOUT) when queue @q
+	 * may take frames again after -EAGAIN, or -1.  Without it (or -1)
+	 * netbe_tx_wait() retries after a short delay. */
+	int (*tx_fd)(struct netbe__queue *q);
+
 	/*
 	 * Applies the offload @features (already checked against the caps
 	 * open returned; only those carried natively) for a frontend header
@@ -136,6 +141,8 @@ int netbe__drop_reason(ssize_t r);
  * for good): the core stops watching its fd.  Any thread.
  */
 void netbe__q_hangup(struct netbe__queue *q);
+/* The same for every queue of @q's backend (its interface is gone). */
+void netbe__q_hangup_all(struct netbe__queue *q);
 
 /* The handle's label for messages: "tap,ifname=tap0" or "A (...)". */
 const char *netbe__q_label(const struct netbe__queue *q);
@@ -155,6 +162,7 @@ extern const struct netbe__ops netbe__dgram_ops;
 extern const struct netbe__ops netbe__xdp_ops;
 extern const struct netbe__ops netbe__slirp_ops;
 extern const struct netbe__ops netbe__vde_ops;
+extern const struct netbe__ops netbe__vale_ops;
 
 /* Registry (registry.c).  Finds the backend @cfg selects; sets *@suffix
  * to what followed the prefix.  NULL with the error set when none. */

@@ -210,6 +210,57 @@ NETBE__EXPORT int netbe_legacy_config_flavour(netbe_config_t *cfg,
 	return r < 0 ? r : netbe_config_check(cfg);
 }
 
+int netbe__config_parse_kv(netbe_config_t *cfg, const char *opts)
+{
+	char *copy = strdup(opts), *s = copy, *tok;
+	int r = 0;
+
+	if (!copy)
+		return netbe__err(-ENOMEM, "config: out of memory");
+	while (r == 0 && (tok = strsep(&s, ",")) != NULL)
+		r = parse_token(cfg, tok, NULL);
+	free(copy);
+	return r;
+}
+
+struct only {
+	const char *who, *valid;
+};
+
+/* Is @key one of the ", "-separated names in @valid? */
+static bool in_list(const char *key, const char *valid)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = valid; *p; p += strspn(p, ", ")) {
+		size_t k = strcspn(p, ", ");
+
+		if (k == n && !strncmp(p, key, n))
+			return true;
+		p += k;
+	}
+	return false;
+}
+
+static int only_key(const char *key, const char *value, void *arg)
+{
+	const struct only *o = arg;
+
+	(void)value;
+	if (in_list(key, o->valid))
+		return 0;
+	return netbe__err(-EINVAL, "%s: unknown key '%s'; valid keys: %s",
+			  o->who, key, o->valid);
+}
+
+int netbe__config_only(const netbe_config_t *cfg, const char *who,
+		       const char *valid)
+{
+	struct only o = { who, valid };
+
+	return netbe_config_foreach(cfg, only_key, &o);
+}
+
 NETBE__EXPORT int netbe_legacy_config(netbe_config_t *cfg, const char *opts)
 {
 	return netbe_legacy_config_flavour(cfg, opts, NETBE_FLAVOUR_FREEBSD);

@@ -32,6 +32,10 @@ struct netbe {
 	char *label;	      /* on queue 0: "NAME (spec)" or spec */
 	netbe_loop_t *loop;
 	netbe_watch_t *watch, *kick_watch;
+	netbe_watch_t *tx_watch; /* netbe_tx_wait: one-shot */
+	int tx_dup;	      /* its fd: a dup of the backend's tx fd */
+	netbe_rx_cb_t tx_cb;
+	void *tx_param;
 	netbe_rx_cb_t cb;
 	void *cb_param;
 	int hangup;	      /* atomic: the peer is gone for good */

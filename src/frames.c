@@ -44,6 +44,9 @@ static const char *const drop_names[NETBE_DROP_NREASONS] = {
 	[NETBE_DROP_EGRESS_FULL] = "egress-full",
 	[NETBE_DROP_DISCARD] = "discarded",
 	[NETBE_DROP_LINK_DOWN] = "link-down",
+	[NETBE_DROP_VLAN] = "vlan",
+	[NETBE_DROP_FILTERED] = "filtered",
+	[NETBE_DROP_RATE] = "rate-limit",
 };
 
 NETBE__EXPORT const char *netbe_drop_name(int why)
@@ -82,6 +85,7 @@ int netbe__drop_reason(ssize_t r)
 	case ENETDOWN:
 	case ENXIO:
 	case ENODEV:
+	case EBADFD: /* a tap whose interface was deleted */
 		return NETBE_DROP_LINK_DOWN;
 	default:
 		return -1;

@@ -37,6 +37,7 @@
  *   a log line, instead of waking the loop forever.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,6 @@ static bool rx_error(netbe_t *be, int fd)
 		return true;
 	netbe__q_log(&be->bq, NETBE_LOG_ERR, "receive side gone (%s); no "
 		     "more frames from this queue", strerror(-r));
-	netbe__count(&be->rx.errors, 1);
 	netbe__q_hangup(&be->bq);
 	return false;
 }
@@ -139,7 +139,7 @@ static int handle_new(netbe_t **out, const struct netbe__ops *ops,
 		return netbe__err(-ENOMEM, "%s: out of memory", ops->name);
 	}
 	be->ops = ops;
-	be->fd = be->kickfd = -1;
+	be->fd = be->kickfd = be->tx_dup = -1;
 	be->loop = loop;
 	be->cb = cb;
 	be->cb_param = param;
@@ -164,7 +164,8 @@ static int add_queues(netbe_t *be, const struct netbe__opened *op)
 			return -ENOMEM;
 		*q = (netbe_t){ .bq = { .priv = be->bq.priv, .idx = i },
 				.ops = be->ops, .parent = be, .fd = op->fd[i],
-				.kickfd = -1, .loop = be->loop };
+				.kickfd = -1, .tx_dup = -1,
+				.loop = be->loop };
 		qs[be->nqueues++] = q;
 	}
 	return 0;
@@ -195,6 +196,66 @@ static void apply_generic(netbe_t *be, struct netbe__opts *o)
 	o->loop = be->loop;
 }
 
+/* ---- backpressure ----------------------------------------------------- */
+
+/*
+ * netbe_tx_wait() watches a dup of the backend's tx fd: the loop already
+ * watches the fd itself for receive (often the same fd: a tap, a socket),
+ * and epoll takes each fd once.  The dup lives only while the wait does,
+ * so it never keeps a connection the backend closed half-open.
+ */
+#define TX_RETRY_MS 1
+
+static void tx_unwait(netbe_t *q)
+{
+	netbe_watch_del(q->tx_watch);
+	q->tx_watch = NULL;
+	if (q->tx_dup >= 0)
+		close(q->tx_dup);
+	q->tx_dup = -1;
+}
+
+static void tx_ready(int fd, int events, void *arg)
+{
+	netbe_t *q = arg;
+
+	(void)fd;
+	(void)events;
+	/* One-shot: gone before the callback, which may ask again. */
+	tx_unwait(q);
+	q->tx_cb(q->fd, NETBE_EV_WRITE, q->tx_param);
+}
+
+static int tx_watch(netbe_t *q, int fd)
+{
+	if (fd < 0)
+		return netbe_loop_add_timer(q->loop, TX_RETRY_MS, 0, tx_ready,
+					    q, &q->tx_watch);
+	q->tx_dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (q->tx_dup < 0)
+		return -errno;
+	return netbe_loop_add_fd(q->loop, q->tx_dup, NETBE_EV_WRITE, 1,
+				 tx_ready, q, &q->tx_watch);
+}
+
+NETBE__EXPORT int netbe_tx_wait(netbe_t *q, netbe_rx_cb_t cb, void *param)
+{
+	int r;
+
+	tx_unwait(q);
+	if (!cb)
+		return 0; /* cancelled */
+	q->tx_cb = cb;
+	q->tx_param = param;
+	r = tx_watch(q, q->ops->tx_fd ? q->ops->tx_fd(&q->bq) : -1);
+	if (r < 0) {
+		tx_unwait(q);
+		return netbe__err(r, "%s: cannot wait for room: %s",
+				  netbe_get_label(q), strerror(-r));
+	}
+	return 0;
+}
+
 static void unwatch_all(netbe_t *be)
 {
 	for (unsigned i = 0; i < be->nqueues; i++) {
@@ -203,6 +264,7 @@ static void unwatch_all(netbe_t *be)
 		netbe_watch_del(q->watch);
 		netbe_watch_del(q->kick_watch);
 		q->watch = q->kick_watch = NULL;
+		tx_unwait(q);
 	}
 }
 
@@ -326,6 +388,8 @@ NETBE__EXPORT void netbe_cleanup(netbe_t *be)
 	if (!be)
 		return;
 	be = netbe__root(be);
+	for (unsigned i = 0; i < be->nqueues; i++)
+		__atomic_store_n(&be->queues[i]->hangup, 1, __ATOMIC_RELEASE);
 	unwatch_all(be);
 	be->ops->close(&be->bq);
 	handle_free(be);
@@ -426,8 +490,18 @@ void netbe__q_hangup(struct netbe__queue *bq)
 {
 	netbe_t *be = netbe__from_bq(bq);
 
-	__atomic_store_n(&be->hangup, 1, __ATOMIC_RELEASE);
-	netbe_rx_disable(be);
+	/* Once: a late report while netbe_cleanup() unwatches is a no-op
+	 * (cleanup marks every queue first). */
+	if (!__atomic_exchange_n(&be->hangup, 1, __ATOMIC_ACQ_REL))
+		netbe_rx_disable(be);
+}
+
+void netbe__q_hangup_all(struct netbe__queue *bq)
+{
+	netbe_t *be = netbe__root(netbe__from_bq(bq));
+
+	for (unsigned i = 0; i < be->nqueues; i++)
+		netbe__q_hangup(&be->queues[i]->bq);
 }
 
 NETBE__EXPORT int netbe_set_rx_cb(netbe_t *be, netbe_rx_cb_t cb, void *param)

@@ -37,6 +37,14 @@ bool netbe__opt_isset(const struct netbe__opts *o, const char *key);
  * prefix and an optional ':' ("pipe:lab", "xdp:veth0"), else "". */
 const char *netbe__opt_target(const struct netbe__opts *o, const char *key);
 
+/* "key=value,key,..." (no backend token; a bare key is key=true) into
+ * @cfg: 0 or -errno. */
+int netbe__config_parse_kv(netbe_config_t *cfg, const char *opts);
+/* 0 when every key of @cfg is in @valid (", "-separated), else -EINVAL
+ * with "@who: unknown key 'k'; valid keys: @valid". */
+int netbe__config_only(const netbe_config_t *cfg, const char *who,
+		       const char *valid);
+
 /* Value parsers shared with config checking; 0 or -EINVAL. */
 int netbe__parse_bool(const char *s, bool *out);
 int netbe__parse_uint(const char *s, unsigned long max, unsigned long *out);

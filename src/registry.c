@@ -23,6 +23,7 @@ static const struct netbe__ops *const backends[] = {
 	&netbe__xdp_ops,
 	&netbe__slirp_ops,
 	&netbe__vde_ops,
+	&netbe__vale_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

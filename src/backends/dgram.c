@@ -422,6 +422,11 @@ static int dgram_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	return 0;
 }
 
+static int dgram_tx_fd(struct netbe__queue *bq)
+{
+	return ((struct dgram_priv *)bq->priv)->tx_fd;
+}
+
 static void dgram_close(struct netbe__queue *bq)
 {
 	dgram_release(bq->priv);
@@ -441,4 +446,5 @@ const struct netbe__ops netbe__dgram_ops = {
 	.recv = dgram_recv,
 	.send_batch = dgram_send_batch,
 	.recv_batch = dgram_recv_batch,
+	.tx_fd = dgram_tx_fd,
 };

@@ -20,8 +20,9 @@
  *   kernel 6.18 (numbers in PK_RING_NOTES below): V3 doubles the rate of
  *   a small-frame flood but adds a millisecond to every lone frame, so
  *   V2 is the default and "ring=v3" is there for bulk traffic.  A V2
- *   slot holds an MTU-sized frame; a V3 block holds a 64 KiB GSO frame,
- *   so only V3 offers the GUEST_TSO* features.
+ *   slot holds an MTU-sized frame (when the MTU grows, the receive thread
+ *   rebuilds the ring: "a ring that outgrew its MTU" below); a V3 block
+ *   holds a 64 KiB GSO frame, so only V3 offers the GUEST_TSO* features.
  *
  *   Transmit: a V2 TX ring was measured against sendmmsg with 64-byte
  *   frames on a veth (see PK_RING_NOTES) and did not win, and it cannot
@@ -54,6 +55,13 @@
  *   Queues: "queues=N" opens N sockets, each with its own ring, joined in
  *   one PACKET_FANOUT_HASH group whose id the kernel picks (UNIQUEID), so
  *   each flow sticks to one queue.
+ *
+ *   The link.  When a running interface goes down the kernel sets
+ *   ENETDOWN on the socket (EPOLLERR): rx_error reads it, logs it, and
+ *   receiving resumes by itself once the link is up.  When it is deleted,
+ *   the socket can never receive again; the socket says so only if the
+ *   link was up, so the interface watch (util.h) tells us in every case:
+ *   the log says the interface is gone and the queue is hung up.
  */
 #include <endian.h>
 #include <errno.h>
@@ -129,6 +137,10 @@ struct pk_queue {
 	size_t ring_len;
 	unsigned slot_size, nslots, cur; /* V2 frames or V3 blocks */
 	unsigned block_size, per_block;	 /* V2 frames never span blocks */
+	unsigned ring_mtu;		 /* the MTU V2 slots were sized for */
+	unsigned grow_to;		 /* non-zero: rebuild for this MTU once
+					    the ring is empty */
+	unsigned no_grow;		 /* an MTU a rebuild failed for */
 	uint8_t *pkt;			 /* V3: next frame in block cur */
 	uint32_t left;			 /* V3: frames left in block cur */
 	uint64_t drops;		 /* our own drops, for the log back-off */
@@ -149,6 +161,7 @@ struct pk_priv {
 	bool gso_rx;	  /* ring slots hold a 64 KiB frame */
 	unsigned nq;
 	struct pk_queue *q;
+	struct netbe__ifwatch iw; /* tells us the interface is gone */
 };
 
 #define PK_COMMON_OPTIONS                                                    \
@@ -281,9 +294,10 @@ static int pk_socket(struct pk_priv *p, int *out)
 	return 0;
 }
 
-/* Slot geometry: V2 one MTU-sized frame per slot, V3 blocks that hold a
+/* Slot geometry: V2 one frame of @mtu per slot, V3 blocks that hold a
  * 64 KiB GSO frame. */
-static void pk_ring_req(const struct pk_priv *p, struct tpacket_req3 *rq)
+static void pk_ring_req(const struct pk_priv *p, unsigned mtu,
+			struct tpacket_req3 *rq)
 {
 	unsigned frame, per_block;
 
@@ -297,7 +311,7 @@ static void pk_ring_req(const struct pk_priv *p, struct tpacket_req3 *rq)
 		rq->tp_retire_blk_tov = PK_V3_TOV_MS;
 		return;
 	}
-	frame = TPACKET_ALIGN(PK_V2_FRAME_ROOM + p->mtu + 18);
+	frame = TPACKET_ALIGN(PK_V2_FRAME_ROOM + mtu + 18);
 	rq->tp_block_size = PK_V2_BLOCK;
 	while (rq->tp_block_size < frame)
 		rq->tp_block_size <<= 1;
@@ -310,22 +324,11 @@ static void pk_ring_req(const struct pk_priv *p, struct tpacket_req3 *rq)
 	rq->tp_frame_nr = rq->tp_block_nr * per_block;
 }
 
-static int pk_ring(struct pk_priv *p, struct pk_queue *q)
+/* Maps the ring the kernel made from @rq (sized for @mtu). */
+static int pk_ring_mmap(struct pk_priv *p, struct pk_queue *q,
+			const struct tpacket_req3 *rq, unsigned mtu)
 {
-	struct tpacket_req3 rq;
-	int r;
-
-	r = pk_setint(p, q->fd, PACKET_VERSION,
-		      p->v3 ? TPACKET_V3 : TPACKET_V2, "PACKET_VERSION");
-	if (r < 0)
-		return r;
-	pk_ring_req(p, &rq);
-	r = pk_setopt(p, q->fd, PACKET_RX_RING, &rq,
-		      p->v3 ? sizeof(rq) : sizeof(struct tpacket_req),
-		      "PACKET_RX_RING");
-	if (r < 0)
-		return r;
-	q->ring_len = (size_t)rq.tp_block_size * rq.tp_block_nr;
+	q->ring_len = (size_t)rq->tp_block_size * rq->tp_block_nr;
 	q->ring = mmap(NULL, q->ring_len, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_POPULATE, q->fd, 0);
 	if (q->ring == MAP_FAILED) {
@@ -333,10 +336,38 @@ static int pk_ring(struct pk_priv *p, struct pk_queue *q)
 		return netbe__err(-errno, "%s: mmap of the %s ring: %s",
 				  p->name, p->ifname, strerror(errno));
 	}
-	q->slot_size = p->v3 ? rq.tp_block_size : rq.tp_frame_size;
-	q->nslots = p->v3 ? rq.tp_block_nr : rq.tp_frame_nr;
-	q->block_size = rq.tp_block_size;
-	q->per_block = rq.tp_block_size / rq.tp_frame_size;
+	/* A child the host forks must not hold it: the kernel refuses to
+	 * free a mapped ring, and a rebuild frees it. */
+	(void)madvise(q->ring, q->ring_len, MADV_DONTFORK);
+	q->slot_size = p->v3 ? rq->tp_block_size : rq->tp_frame_size;
+	q->nslots = p->v3 ? rq->tp_block_nr : rq->tp_frame_nr;
+	q->block_size = rq->tp_block_size;
+	q->per_block = rq->tp_block_size / rq->tp_frame_size;
+	q->ring_mtu = mtu;
+	return 0;
+}
+
+/* Gives the socket a receive ring for @mtu and maps it. */
+static int pk_ring_map(struct pk_priv *p, struct pk_queue *q, unsigned mtu)
+{
+	struct tpacket_req3 rq;
+	int r;
+
+	pk_ring_req(p, mtu, &rq);
+	r = pk_setopt(p, q->fd, PACKET_RX_RING, &rq,
+		      p->v3 ? sizeof(rq) : sizeof(struct tpacket_req),
+		      "PACKET_RX_RING");
+	return r < 0 ? r : pk_ring_mmap(p, q, &rq, mtu);
+}
+
+static int pk_ring(struct pk_priv *p, struct pk_queue *q)
+{
+	int r;
+
+	r = pk_setint(p, q->fd, PACKET_VERSION,
+		      p->v3 ? TPACKET_V3 : TPACKET_V2, "PACKET_VERSION");
+	if (r < 0 || (r = pk_ring_map(p, q, p->mtu)) < 0)
+		return r;
 	/* Frames that do not fit a V2 slot arrive cut short, and are then
 	 * dropped: GSO frames need V3's blocks. */
 	p->gso_rx = p->v3;
@@ -482,6 +513,7 @@ static int pk_open_queue(struct pk_priv *p, unsigned i,
 
 static void pk_release(struct pk_priv *p)
 {
+	netbe__ifwatch_close(&p->iw);
 	for (unsigned i = 0; p->q && i < p->nq; i++) {
 		struct pk_queue *q = &p->q[i];
 
@@ -535,18 +567,24 @@ static int pk_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	for (unsigned i = 0; i < p->nq; i++)
 		out->fd[i] = p->q[i].fd;
 	out->caps = pk_caps(p);
-	return 0;
+	r = netbe__ifwatch_open(&p->iw, bq, o->loop, p->name, p->ifname,
+				(unsigned)p->ifindex);
+	if (r == 0)
+		return 0;
 fail:
 	pk_release(p);
 	return r;
 }
 
+static int pk_tx_fd(struct netbe__queue *bq)
+{
+	return pk_q(bq)->fd;
+}
+
 /* The socket reports its interface going down or away (ENETDOWN). */
 static int pk_rx_error(struct netbe__queue *bq, int fd)
 {
-	struct pk_priv *p = pk_priv(bq);
-
-	return netbe__if_rx_error(bq, fd, p->ifname, (unsigned)p->ifindex);
+	return netbe__if_rx_error(&pk_priv(bq)->iw, bq, fd);
 }
 
 /* The core closes queue 0 only; its state holds every queue's socket. */
@@ -707,21 +745,17 @@ static void pk_drop(struct netbe__queue *bq, struct pk_queue *q, int reason,
 			   (unsigned long long)q->drops);
 }
 
-/* Is @f fit to go up?  NULL when it is, else why not.  Offloads the
- * frontend did not take are the core's to finish (vnet.c: it completes
- * checksums and segments GSO frames for every frontend that lacks a
- * GUEST_* bit we report); only what we never report is dropped here. */
+/* Is @f (whole: see pk_cut_short) fit to go up?  NULL when it is, else
+ * why not.  Offloads the frontend did not take are the core's to finish
+ * (vnet.c: it completes checksums and segments GSO frames for every
+ * frontend that lacks a GUEST_* bit we report); only what we never
+ * report is dropped here. */
 static const char *pk_unfit(struct netbe__queue *bq, struct pk_frame *f,
-			    uint32_t wire, int *reason)
+			    int *reason)
 {
 	struct pk_priv *p = pk_priv(bq);
 	uint64_t need;
 
-	*reason = NETBE_DROP_OVERSIZE;
-	if (f->len < wire)
-		return p->gso_rx ? "larger than the ring's blocks"
-				 : "larger than the ring's slots (GSO? "
-				   "ring=v3 takes 64 KiB frames)";
 	*reason = NETBE_DROP_RUNT;
 	if (f->len < ETH_HLEN)
 		return "runt";
@@ -734,8 +768,131 @@ static const char *pk_unfit(struct netbe__queue *bq, struct pk_frame *f,
 	return NULL;
 }
 
+/* ---- a ring that outgrew its MTU ----------------------------------------- */
+
+/*
+ * A V2 slot holds one frame of the MTU the ring was sized for.  When the
+ * interface's MTU grows under us, larger frames arrive cut short: the
+ * first is dropped and explained, and the receive thread - the only one
+ * that touches the ring - rebuilds it for the new MTU as soon as it has
+ * drained the old one.  A larger MTU learned elsewhere (another queue,
+ * the transmit side, netbe_get_mtu) is acted on the same way, often
+ * before any large frame comes.  The socket, and so the fd the loop
+ * watches, stays; the kernel unhooks it from the interface while it
+ * swaps rings, so frames arriving just then are lost.  With queues=N
+ * each queue rebuilds its own ring when it first meets a large frame
+ * (so each may lose one), and re-joins the fanout group, which may move
+ * flows between queues.
+ */
+
+/* The interface's MTU when it grew past what @q's ring was sized for,
+ * else 0. */
+static unsigned pk_mtu_grown(struct pk_priv *p, const struct pk_queue *q)
+{
+	int mtu = pk_read_mtu(p); /* also lifts the transmit limit */
+
+	return mtu > 0 && (unsigned)mtu > q->ring_mtu ? (unsigned)mtu : 0;
+}
+
+/* Should the (empty) ring be rebuilt for a larger MTU? */
+static bool pk_ring_stale(const struct pk_priv *p, struct pk_queue *q)
+{
+	unsigned mtu = __atomic_load_n(&p->mtu, __ATOMIC_RELAXED);
+
+	if (!p->v3 && !q->grow_to && mtu > q->ring_mtu && mtu != q->no_grow)
+		q->grow_to = mtu;
+	return q->grow_to != 0;
+}
+
+/* Frees @q's ring (unmapped first, or the kernel refuses) and makes one
+ * for @mtu.  0, or -errno with q->ring NULL. */
+static int pk_ring_swap(struct pk_priv *p, struct pk_queue *q, unsigned mtu)
+{
+	struct tpacket_req none;
+	int r;
+
+	memset(&none, 0, sizeof(none));
+	if (q->ring)
+		munmap(q->ring, q->ring_len);
+	q->ring = NULL;
+	q->cur = 0;
+	r = pk_setopt(p, q->fd, PACKET_RX_RING, &none, sizeof(none),
+		      "PACKET_RX_RING");
+	return r < 0 ? r : pk_ring_map(p, q, mtu);
+}
+
+/* Rebuilds @q's ring for q->grow_to; failing that, for the old MTU
+ * again (not retried for this one); failing both, hangs the queue up. */
+static void pk_ring_rebuild(struct netbe__queue *bq, struct pk_queue *q)
+{
+	struct pk_priv *p = pk_priv(bq);
+	unsigned old = q->ring_mtu, mtu = q->grow_to;
+
+	q->grow_to = 0;
+	if (pk_ring_swap(p, q, mtu) == 0) {
+		netbe__q_log(bq, NETBE_LOG_INFO, "%s: receive ring rebuilt "
+			     "for MTU %u: %u slots of %u bytes", p->ifname,
+			     mtu, q->nslots, q->slot_size);
+		return;
+	}
+	q->no_grow = mtu;
+	netbe__q_log(bq, NETBE_LOG_WARN, "%s: cannot rebuild the receive "
+		     "ring for MTU %u (%s); frames over MTU %u stay dropped",
+		     p->ifname, mtu, netbe_last_error(), old);
+	if (pk_ring_swap(p, q, old) == 0)
+		return;
+	netbe__q_log(bq, NETBE_LOG_ERR, "%s: no receive ring (%s); no more "
+		     "frames from this queue", p->ifname, netbe_last_error());
+	netbe__q_hangup(bq);
+}
+
+/* Why a frame the ring cut short was too big for it. */
+static void pk_too_big(const struct pk_priv *p, const struct pk_queue *q,
+		       const struct pk_frame *f, uint32_t wire, char *buf,
+		       size_t cap)
+{
+	bool gso = f->vh && f->vh->gso_type != NETBE_VNET_HDR_GSO_NONE;
+
+	if (p->v3)
+		snprintf(buf, cap, "%u bytes, larger than the ring's %u-byte "
+			 "blocks", wire, q->slot_size);
+	else
+		snprintf(buf, cap, "%u bytes, larger than the ring's %u-byte "
+			 "slots (sized for MTU %u)%s", wire, q->slot_size,
+			 q->ring_mtu, gso ? "; a GSO frame: ring=v3 takes "
+			 "64 KiB frames" : "");
+}
+
+/*
+ * A frame of @wire bytes the ring cut short: dropped as OVERSIZE and
+ * explained.  When the MTU grew past the ring's, the ring is rebuilt
+ * once empty (pk_next); frames cut short until then are only counted.
+ */
+static void pk_cut_short(struct netbe__queue *bq, struct pk_queue *q,
+			 const struct pk_frame *f, uint32_t wire)
+{
+	struct pk_priv *p = pk_priv(bq);
+	bool first = !q->grow_to;
+	char why[160];
+
+	if (first && !p->v3)
+		q->grow_to = pk_mtu_grown(p, q);
+	if (!q->grow_to) {
+		pk_too_big(p, q, f, wire, why, sizeof(why));
+		pk_drop(bq, q, NETBE_DROP_OVERSIZE, why);
+		return;
+	}
+	netbe__q_drop(bq, NETBE_RX, NETBE_DROP_OVERSIZE, 1);
+	if (first)
+		netbe__q_log(bq, NETBE_LOG_WARN, "%s: a frame of %u bytes did "
+			     "not fit the receive ring's %u-byte slots, sized "
+			     "for MTU %u; the MTU is now %u: frame dropped, "
+			     "rebuilding the ring", p->ifname, wire,
+			     q->slot_size, q->ring_mtu, q->grow_to);
+}
+
 /* The next frame fit for the frontend, dropping what is not: 1 with @f
- * set, 0 when the ring is empty. */
+ * set, 0 when the ring is empty (the moment to rebuild it). */
 static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
 {
 	struct pk_priv *p = pk_priv(bq);
@@ -745,8 +902,12 @@ static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
 	int r, reason;
 
 	for (;;) {
+		if (!q->ring) /* a rebuild failed; the queue is hung up */
+			return 0;
 		r = p->v3 ? pk_v3_peek(p, q, f, &wire)
 			  : pk_v2_peek(p, q, f, &wire);
+		if (r == 0 && pk_ring_stale(p, q))
+			pk_ring_rebuild(bq, q);
 		if (r == 0)
 			return 0;
 		if (r < 0) { /* nothing in that slot or block can be trusted */
@@ -754,10 +915,12 @@ static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
 			pk_skip_slot(p, q);
 			continue;
 		}
-		why = pk_unfit(bq, f, wire, &reason);
-		if (!why)
+		if (f->len < wire)
+			pk_cut_short(bq, q, f, wire);
+		else if (!(why = pk_unfit(bq, f, &reason)))
 			return 1;
-		pk_drop(bq, q, reason, why);
+		else
+			pk_drop(bq, q, reason, why);
 		pk_consume(p, q);
 	}
 }
@@ -845,28 +1008,42 @@ static int pk_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 
 /* ---- transmit ------------------------------------------------------------ */
 
+/* The longest frame (no header) the interface carries at @mtu: a tag
+ * (802.1Q, 802.1ad) adds 4 bytes. */
+static size_t pk_tx_limit(const struct netbe__queue *bq,
+			  const struct iovec *iov, int iovcnt, unsigned mtu)
+{
+	uint8_t type[2] = { 0, 0 };
+
+	netbe__iov_to_buf(iov, iovcnt, bq->hdr_len + 2 * ETH_ALEN, type, 2);
+	if ((type[0] == 0x81 && type[1] == 0x00) ||
+	    (type[0] == 0x88 && type[1] == 0xa8))
+		return mtu + ETH_HLEN + 4;
+	return mtu + ETH_HLEN;
+}
+
 /*
  * Refuses what the interface would not carry: an offload the socket
  * cannot express, or a frame over the MTU that is not GSO.  @h holds the
- * frontend's header (zeros without one).
+ * frontend's header (zeros without one).  The MTU may have grown since
+ * we read it, so a frame over it makes us read it again.
  */
 static int pk_tx_check(struct netbe__queue *bq, const struct iovec *iov, int iovcnt,
 		       const struct netbe_vnet_hdr *h)
 {
 	struct pk_priv *p = pk_priv(bq);
 	size_t len = netbe__iov_len(iov, iovcnt) - bq->hdr_len;
-	size_t limit = __atomic_load_n(&p->mtu, __ATOMIC_RELAXED) + ETH_HLEN;
-	uint8_t type[2] = { 0, 0 };
+	int mtu;
 
 	if (!p->vnet && (h->flags || h->gso_type))
 		return -EINVAL;
-	if (h->gso_type != NETBE_VNET_HDR_GSO_NONE)
+	if (h->gso_type != NETBE_VNET_HDR_GSO_NONE ||
+	    len <= pk_tx_limit(bq, iov, iovcnt,
+			       __atomic_load_n(&p->mtu, __ATOMIC_RELAXED)))
 		return 0;
-	netbe__iov_to_buf(iov, iovcnt, bq->hdr_len + 2 * ETH_ALEN, type, 2);
-	if ((type[0] == 0x81 && type[1] == 0x00) ||
-	    (type[0] == 0x88 && type[1] == 0xa8))
-		limit += 4;
-	return len > limit ? -EMSGSIZE : 0;
+	mtu = pk_read_mtu(p);
+	return mtu > 0 && len <= pk_tx_limit(bq, iov, iovcnt, (unsigned)mtu)
+		       ? 0 : -EMSGSIZE;
 }
 
 /*
@@ -1051,6 +1228,7 @@ static int pk_get_mtu(struct netbe__queue *bq)
 	.peek_recvlen = pk_peek_recvlen, .recv = pk_recv,                    \
 	.send_batch = pk_send_batch, .recv_batch = pk_recv_batch,            \
 	.set_cap = pk_set_cap, .rx_error = pk_rx_error,                      \
+	.tx_fd = pk_tx_fd,                                                   \
 	.get_mac = pk_get_mac, .get_mtu = pk_get_mtu
 
 const struct netbe__ops netbe__packet_ops = {

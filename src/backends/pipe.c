@@ -14,14 +14,28 @@
  *   With offload=on both ends carry a 12-byte virtio-net header in each
  *   message, so offloaded (GSO, partial checksum) frames pass whole; both
  *   ends must agree, so the first open decides and the second must match.
+ *
+ *   "pipe,fd=N" adopts one end someone else connected (a switch port
+ *   behind a published switch's socket, a vale port's socketpair): an
+ *   AF_UNIX SOCK_SEQPACKET socket whose far end speaks the 12-byte
+ *   header, so offload is on.  We work on a duplicate of N, so N stays
+ *   the caller's to close, whether the open succeeds or fails.  When an
+ *   adopted end reads the end of file, besides hanging up, it tells the
+ *   switch's publish code (netbe__sw_conn_eof), which removes the port
+ *   if it is one of its own.  The header and the data path are shared
+ *   with vale (pipe.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pipe.h"
+#include "switch/publish.h"
 #include "util.h"
 
 #define PIPE_SNDBUF (4 << 20)
@@ -39,16 +53,11 @@ static pthread_mutex_t pipe_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pipe_waiting *pipe_parked;
 static uint64_t pipe_next_id = 1;
 
-struct pipe_priv {
-	int fd;
-	bool offload;
-	unsigned mtu;
-	uint64_t parked_id; /* our parked other end, until someone takes it */
-};
-
 static const struct netbe_option pipe_options[] = {
 	{ "name", NETBE_OPT_STRING, "pair name (default: what follows 'pipe:')", 0, 0 },
 	{ "offload", NETBE_OPT_BOOL, "carry a virtio-net header and offer all offloads", 0, 0 },
+	{ "fd", NETBE_OPT_UINT, "adopt this connected AF_UNIX SOCK_SEQPACKET socket "
+	  "(a duplicate of it; offload on)", 0, INT_MAX },
 	{ NULL, 0, NULL, 0, 0 },
 };
 
@@ -90,7 +99,7 @@ static void tune(int fd)
 }
 
 /* Creates a pair, parks one end under @name, returns the other. */
-static int pipe_create(const char *name, struct pipe_priv *p)
+static int pipe_create(const char *name, struct netbe__pipe_end *p)
 {
 	struct pipe_waiting *w = calloc(1, sizeof(*w));
 	int sv[2];
@@ -118,10 +127,53 @@ static int pipe_create(const char *name, struct pipe_priv *p)
 	return sv[0];
 }
 
-static int pipe_open(struct netbe__queue *bq, const struct netbe__opts *o,
-		     struct netbe__opened *out)
+/* An AF_UNIX SOCK_SEQPACKET socket with a peer: 0 or -errno (message). */
+static int pipe_check_fd(int fd)
 {
-	struct pipe_priv *p = bq->priv;
+	int type = 0, dom = 0;
+	socklen_t tl = sizeof(type), dl = sizeof(dom);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) < 0)
+		return netbe__err(errno == ENOTSOCK ? -EINVAL : -errno,
+				  "pipe: fd=%d: %s", fd, strerror(errno));
+	if (type != SOCK_SEQPACKET || dom != AF_UNIX)
+		return netbe__err(-EINVAL, "pipe: fd=%d is not an AF_UNIX "
+				  "SOCK_SEQPACKET socket", fd);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return netbe__err(-errno, "pipe: fd=%d: not connected: %s", fd,
+				  strerror(errno));
+	return 0;
+}
+
+/* "fd=N": a duplicate of the caller's connected socket. */
+static int pipe_adopt(struct netbe__pipe_end *p, const struct netbe__opts *o)
+{
+	int fd = (int)netbe__opt_uint(o, "fd", 0), r;
+
+	if (*netbe__opt_target(o, "name"))
+		return netbe__err(-EINVAL, "pipe: fd=%d and a pair name "
+				  "exclude each other", fd);
+	if (!netbe__opt_bool(o, "offload", true))
+		return netbe__err(-EINVAL, "pipe: fd=%d: invalid value 'off' "
+				  "for 'offload' (an adopted end carries the "
+				  "virtio-net header: on)", fd);
+	if ((r = pipe_check_fd(fd)) < 0)
+		return r;
+	r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (r < 0)
+		return netbe__err(-errno, "pipe: fd=%d: dup: %s", fd,
+				  strerror(errno));
+	tune(r);
+	p->offload = p->adopted = true;
+	return r;
+}
+
+/* A pair end: takes the parked end of the name, or parks a new one. */
+static int pipe_pair(struct netbe__pipe_end *p, const struct netbe__opts *o)
+{
 	const char *name = netbe__opt_target(o, "name");
 	int fd;
 
@@ -134,12 +186,37 @@ static int pipe_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	if (fd == -ENOENT)
 		fd = pipe_create(name, p);
 	pthread_mutex_unlock(&pipe_lock);
-	if (fd < 0)
-		return fd;
+	return fd;
+}
+
+static void pipe_fill(struct netbe__pipe_end *p, int fd, unsigned mtu,
+		      struct netbe__opened *out)
+{
 	p->fd = out->fd[0] = fd;
-	p->mtu = o->mtu;
+	p->mtu = mtu;
 	out->hdr_len = p->offload ? NETBE_VNET_HDR_MRG_LEN : 0;
 	out->caps = p->offload ? NETBE_OFFLOAD_MASK : 0;
+}
+
+void netbe__pipe_end_init(struct netbe__queue *bq, int fd, unsigned mtu,
+			  struct netbe__opened *out)
+{
+	struct netbe__pipe_end *p = bq->priv;
+
+	tune(fd);
+	p->offload = true;
+	pipe_fill(p, fd, mtu, out);
+}
+
+static int pipe_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		     struct netbe__opened *out)
+{
+	struct netbe__pipe_end *p = bq->priv;
+	int fd = netbe__opt_isset(o, "fd") ? pipe_adopt(p, o) : pipe_pair(p, o);
+
+	if (fd < 0)
+		return fd;
+	pipe_fill(p, fd, o->mtu, out);
 	return 0;
 }
 
@@ -161,7 +238,7 @@ static void pipe_unpark(uint64_t id)
 
 static void pipe_close(struct netbe__queue *bq)
 {
-	struct pipe_priv *p = bq->priv;
+	struct netbe__pipe_end *p = bq->priv;
 
 	pthread_mutex_lock(&pipe_lock);
 	pipe_unpark(p->parked_id);
@@ -171,7 +248,7 @@ static void pipe_close(struct netbe__queue *bq)
 
 static int pipe_fd(const struct netbe__queue *bq)
 {
-	return ((const struct pipe_priv *)bq->priv)->fd;
+	return ((const struct netbe__pipe_end *)bq->priv)->fd;
 }
 
 static ssize_t pipe_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
@@ -187,7 +264,11 @@ static ssize_t pipe_send(struct netbe__queue *bq, const struct iovec *iov, int i
  * messages: the core refuses runts). */
 static ssize_t pipe_eof(struct netbe__queue *bq)
 {
+	const struct netbe__pipe_end *p = bq->priv;
+
 	netbe__q_hangup(bq);
+	if (p->adopted)
+		netbe__sw_conn_eof(p->fd);
 	return 0;
 }
 
@@ -289,9 +370,14 @@ static int pipe_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int 
 	return n == 0 && r > 0 ? -ENOSPC : n;
 }
 
+static int pipe_tx_fd(struct netbe__queue *bq)
+{
+	return pipe_fd(bq);
+}
+
 static int pipe_get_mtu(struct netbe__queue *bq)
 {
-	struct pipe_priv *p = bq->priv;
+	struct netbe__pipe_end *p = bq->priv;
 
 	return p->mtu ? (int)p->mtu : 65535;
 }
@@ -302,7 +388,7 @@ const struct netbe__ops netbe__pipe_ops = {
 	.description = "in-process pair: the two opens of pipe:NAME are the "
 		       "two ends (no privileges)",
 	.options = pipe_options,
-	.priv_size = sizeof(struct pipe_priv),
+	.priv_size = sizeof(struct netbe__pipe_end),
 	.open = pipe_open,
 	.close = pipe_close,
 	.send = pipe_send,
@@ -310,5 +396,6 @@ const struct netbe__ops netbe__pipe_ops = {
 	.recv = pipe_recv,
 	.send_batch = pipe_send_batch,
 	.recv_batch = pipe_recv_batch,
+	.tx_fd = pipe_tx_fd,
 	.get_mtu = pipe_get_mtu,
 };

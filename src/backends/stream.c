@@ -464,6 +464,18 @@ static int stream_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, in
 	return r;
 }
 
+/* The connection polls writable when a refused send may go again. */
+static int stream_tx_fd(struct netbe__queue *bq)
+{
+	struct stream_priv *p = bq->priv;
+	int fd;
+
+	pthread_mutex_lock(&p->tx_lock);
+	fd = p->conn_fd;
+	pthread_mutex_unlock(&p->tx_lock);
+	return fd;
+}
+
 static ssize_t stream_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct netbe_msg m = { (struct iovec *)iov, iovcnt, 0 };
@@ -823,4 +835,5 @@ const struct netbe__ops netbe__stream_ops = {
 	.peek_recvlen = stream_peek,
 	.recv = stream_recv,
 	.send_batch = stream_send_batch,
+	.tx_fd = stream_tx_fd,
 };

@@ -574,6 +574,12 @@ static int tap_set_cap(struct netbe__queue *bq, uint64_t features,
 	return (int)len;
 }
 
+/* A full tap queue polls writable again when the kernel took frames. */
+static int tap_tx_fd(struct netbe__queue *bq)
+{
+	return tap_q(bq)->fd;
+}
+
 static int tap_get_mtu(struct netbe__queue *bq)
 {
 	return netbe__if_mtu("tap", tap_priv(bq)->ifname);
@@ -584,6 +590,7 @@ static int tap_get_mtu(struct netbe__queue *bq)
 	.open = tap_open, .close = tap_close, .send = tap_send,              \
 	.peek_recvlen = tap_peek_recvlen, .recv = tap_recv,                  \
 	.rx_error = tap_rx_error, .set_cap = tap_set_cap,                    \
+	.tx_fd = tap_tx_fd,                                                  \
 	.get_mtu = tap_get_mtu
 
 const struct netbe__ops netbe__tap_ops = {

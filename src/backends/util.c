@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Plumbing the backends share: one copy of each, so a fix lands once
- * (util.h says what each does).
+ * (util.h says what each does, and why an interface needs watching).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "util.h"
 
@@ -103,22 +106,132 @@ bool netbe__if_running(const char *ifname)
 	       (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
 }
 
-int netbe__if_rx_error(struct netbe__queue *bq, int fd, const char *ifname,
-		       unsigned ifindex)
+/* ---- an interface that may go away ---------------------------------------- */
+
+/* Is the interface gone (deleted, or its name now another's)? */
+static bool ifwatch_check(struct netbe__ifwatch *iw)
+{
+	if (!__atomic_load_n(&iw->gone, __ATOMIC_ACQUIRE) &&
+	    if_nametoindex(iw->ifname) == iw->ifindex)
+		return false;
+	__atomic_store_n(&iw->gone, true, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Says the interface is gone, once, whoever found out first.  Last in
+ * its caller: a host may close the port from its log callback. */
+static void ifwatch_tell(struct netbe__ifwatch *iw)
+{
+	if (!__atomic_exchange_n(&iw->told, true, __ATOMIC_ACQ_REL))
+		netbe__q_log(iw->bq, NETBE_LOG_ERR, "interface %s is gone "
+			     "(deleted); reopen the port to use it again",
+			     iw->ifname);
+}
+
+/* Drains the netlink socket: true when a link was deleted, or when
+ * messages were lost (ENOBUFS) and one may have been. */
+static bool ifwatch_drain(int fd)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	bool del = false;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+		struct nlmsghdr *h = (void *)buf;
+		int len = (int)n;
+
+		if (n < 0 && errno != ENOBUFS)
+			break;
+		del |= n < 0;
+		for (; n > 0 && NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+			del |= h->nlmsg_type == RTM_DELLINK;
+	}
+	return del;
+}
+
+/* Loop thread: the link group spoke. */
+static void ifwatch_cb(int fd, int events, void *arg)
+{
+	struct netbe__ifwatch *iw = arg;
+
+	(void)events;
+	if (!ifwatch_drain(fd) || __atomic_load_n(&iw->gone, __ATOMIC_ACQUIRE)
+	    || !ifwatch_check(iw))
+		return;
+	netbe__q_hangup_all(iw->bq);
+	ifwatch_tell(iw);
+}
+
+/* A netlink socket on the link group, or -errno. */
+static int ifwatch_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+				  .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			NETLINK_ROUTE), r;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+int netbe__ifwatch_open(struct netbe__ifwatch *iw, struct netbe__queue *bq,
+			netbe_loop_t *loop, const char *who,
+			const char *ifname, unsigned ifindex)
+{
+	int fd = ifwatch_socket(), r;
+
+	if (fd < 0)
+		return netbe__err(fd, "%s: a netlink socket to watch %s: %s",
+				  who, ifname, strerror(-fd));
+	memset(iw, 0, sizeof(*iw));
+	iw->bq = bq;
+	snprintf(iw->ifname, sizeof(iw->ifname), "%s", ifname);
+	iw->ifindex = ifindex;
+	iw->fd = fd;
+	r = netbe_loop_add_fd(loop, fd, NETBE_EV_READ, 1, ifwatch_cb, iw,
+			      &iw->w);
+	if (r == 0)
+		return 0;
+	close(fd);
+	iw->fd = -1;
+	return netbe__err(r, "%s: watching %s: %s", who, ifname,
+			  strerror(-r));
+}
+
+void netbe__ifwatch_close(struct netbe__ifwatch *iw)
+{
+	if (!iw->w)
+		return;
+	netbe_watch_del(iw->w);
+	iw->w = NULL;
+	close(iw->fd);
+	iw->fd = -1;
+}
+
+bool netbe__ifwatch_gone(const struct netbe__ifwatch *iw)
+{
+	return __atomic_load_n(&iw->gone, __ATOMIC_ACQUIRE);
+}
+
+int netbe__if_rx_error(struct netbe__ifwatch *iw, struct netbe__queue *bq,
+		       int fd)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
 	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (if_nametoindex(ifname) != ifindex) {
-		netbe__q_log(bq, NETBE_LOG_ERR, "interface %s is gone "
-			     "(deleted); reopen the port to use it again",
-			     ifname);
+	if (ifwatch_check(iw)) {
+		ifwatch_tell(iw);
 		return -ENODEV;
 	}
 	if (err)
-		netbe__q_log(bq, NETBE_LOG_WARN, "interface %s: %s%s", ifname,
-			     strerror(err), err == ENETDOWN ?
+		netbe__q_log(bq, NETBE_LOG_WARN, "interface %s: %s%s",
+			     iw->ifname, strerror(err), err == ENETDOWN ?
 			     " (link down; receiving resumes when it is up)"
 			     : "");
 	return 0;

@@ -28,14 +28,47 @@ int netbe__if_mac(const char *who, const char *ifname, uint8_t mac[6]);
 /* True when @ifname is up (IFF_UP) and has a carrier (IFF_RUNNING). */
 bool netbe__if_running(const char *ifname);
 
+/* ---- an interface that may go away ---------------------------------------- */
+
 /*
- * A socket bound to interface @ifname (index @ifindex at open) reported
- * an error: reads and clears it (SO_ERROR), logs it, and returns 0 while
- * the interface exists (down links come back), -ENODEV once it is gone
- * or replaced (the socket can never receive again).  For rx_error.
+ * A socket bound to an interface does not always say when the interface
+ * goes away: an AF_XDP socket never polls EPOLLERR, and an AF_PACKET
+ * socket reports a running link going down but not the delete of one
+ * already down.  So a backend bound to an interface watches it: a
+ * netlink socket on the link group (RTMGRP_LINK), on the handle's loop.
+ * When the interface is deleted, or its name now means another one, the
+ * watch logs it once (under queue 0's label) and hangs queue 0 up.
  */
-int netbe__if_rx_error(struct netbe__queue *bq, int fd, const char *ifname,
-		       unsigned ifindex);
+struct netbe__ifwatch {
+	struct netbe__queue *bq; /* queue 0: named in the log, hung up */
+	char ifname[IFNAMSIZ];
+	unsigned ifindex;	 /* at open */
+	int fd;			 /* the netlink socket, while w is set */
+	netbe_watch_t *w;
+	bool gone;		 /* deleted or replaced (atomic) */
+	bool told;		 /* the log said so (atomic) */
+};
+
+/* Starts watching @ifname (index @ifindex) on @loop for queue 0 @bq.
+ * 0 or -errno (message set, prefixed with @who). */
+int netbe__ifwatch_open(struct netbe__ifwatch *iw, struct netbe__queue *bq,
+			netbe_loop_t *loop, const char *who,
+			const char *ifname, unsigned ifindex);
+/* Stops watching (waits for a running callback); a no-op on a zeroed
+ * or closed watch. */
+void netbe__ifwatch_close(struct netbe__ifwatch *iw);
+/* True once the interface is known to be gone.  Any thread. */
+bool netbe__ifwatch_gone(const struct netbe__ifwatch *iw);
+
+/*
+ * A socket bound to @iw's interface reported an error on queue @bq:
+ * reads and clears it (SO_ERROR), logs it, and returns 0 while the
+ * interface exists (down links come back), -ENODEV once it is gone or
+ * replaced (the socket can never receive again; said once per
+ * interface).  For rx_error.
+ */
+int netbe__if_rx_error(struct netbe__ifwatch *iw, struct netbe__queue *bq,
+		       int fd);
 
 /* Sets O_NONBLOCK on @fd: 0 or -errno. */
 int netbe__set_nonblock(int fd);

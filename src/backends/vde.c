@@ -214,6 +214,11 @@ static ssize_t vdebe_recv(struct netbe__queue *bq, const struct iovec *iov, int 
 	return (ssize_t)netbe__buf_to_iov(p->rxbuf, (size_t)n, iov, iovcnt, 0);
 }
 
+static int vdebe_tx_fd(struct netbe__queue *bq)
+{
+	return vde_datafd(((struct vdebe_priv *)bq->priv)->conn);
+}
+
 static int vdebe_get_mtu(struct netbe__queue *bq)
 {
 	struct vdebe_priv *p = bq->priv;
@@ -232,5 +237,6 @@ const struct netbe__ops netbe__vde_ops = {
 	.send = vdebe_send,
 	.peek_recvlen = vdebe_peek,
 	.recv = vdebe_recv,
+	.tx_fd = vdebe_tx_fd,
 	.get_mtu = vdebe_get_mtu,
 };

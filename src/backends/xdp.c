@@ -36,6 +36,14 @@
  *   large enough RLIMIT_MEMLOCK), loading and attaching the program
  *   CAP_BPF and CAP_NET_ADMIN.  A failed open names what is missing.
  *
+ *   A deleted interface.  The kernel unbinds the sockets of an interface
+ *   that goes away, and from then on an AF_XDP socket polls as nothing at
+ *   all - no EPOLLERR - so the loop never hears of it.  The interface
+ *   watch (util.h, netbe__ifwatch) does: it logs that the interface is
+ *   gone and hangs queue 0 up, and sends fail with -ENODEV from then on
+ *   instead of filling a ring nobody drains.  A link that only goes down
+ *   needs nothing: frames stop, and come again when it is up.
+ *
  *   libxdp and libbpf print warnings on stderr by default; the library
  *   never prints, so we route both through netbe__log (process-wide: a
  *   host that uses libbpf itself can set its own printer after us).
@@ -114,6 +122,7 @@ struct xdp_priv {
 	bool want_sg;	   /* the "multibuf" key */
 	bool sg;	   /* multi-buffer bound on every queue */
 	struct xdp_q *q;   /* nq entries, indexed by bq->idx */
+	struct netbe__ifwatch iw; /* tells us the interface is gone */
 };
 
 static const struct netbe_option xdp_options[] = {
@@ -525,6 +534,7 @@ static void xdp_queue_free(struct xdp_q *q)
 
 static void xdp_release(struct xdp_priv *p)
 {
+	netbe__ifwatch_close(&p->iw);
 	/* Last queue first: libxdp detaches its program with the last. */
 	for (unsigned i = p->nq; p->q && i-- > 0;)
 		xdp_queue_free(&p->q[i]);
@@ -580,6 +590,10 @@ static int xdp_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	}
 	out->nqueues = p->nq;
 	p->ifindex = if_nametoindex(p->ifname);
+	r = netbe__ifwatch_open(&p->iw, bq, o->loop, "xdp", p->ifname,
+				p->ifindex);
+	if (r < 0)
+		goto fail;
 	return 0; /* no header: AF_XDP carries no offload metadata */
 fail:
 	xdp_release(p);
@@ -682,6 +696,9 @@ static int xdp_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n
 	uint32_t idx = 0;
 	int fit;
 
+	if (netbe__ifwatch_gone(&p->iw))
+		return netbe__err(-ENODEV, "xdp: interface %s is gone",
+				  p->ifname);
 	xdp_reap(q);
 	room = xsk_prod_nb_free(&q->tx, q->ntx_free);
 	room = room < q->ntx_free ? room : q->ntx_free;
@@ -900,7 +917,7 @@ static int xdp_rx_error(struct netbe__queue *bq, int fd)
 {
 	struct xdp_priv *p = xdp_priv(bq);
 
-	return netbe__if_rx_error(bq, fd, p->ifname, p->ifindex);
+	return netbe__if_rx_error(&p->iw, bq, fd);
 }
 
 const struct netbe__ops netbe__xdp_ops = {

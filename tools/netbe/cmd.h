@@ -32,6 +32,10 @@ int cmd_probe(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_switch(int argc, char **argv);
+int cmd_port(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_fdb(int argc, char **argv);
 
 /* Global verbosity: 0 quiet, 1 -v (info), 2 -vv (debug). */
 extern int cli_verbose;
@@ -72,6 +76,15 @@ void cli_noop_rx(int fd, int events, void *param);
  * typed; one of four rotating per-thread buffers. */
 const char *cli_esc(const char *s);
 const char *cli_strerror(int err);
+
+/*
+ * Makes SIGINT and SIGTERM set the flag cli_stop_requested() reads and
+ * stop the loop given to cli_set_stop_loop() (none: NULL), from the
+ * handler.  Returns 0, or -1 with the reason printed.
+ */
+int cli_catch_stop_signals(void);
+void cli_set_stop_loop(netbe_loop_t *loop);
+int cli_stop_requested(void);
 
 /* Opens @spec on @loop with callback @cb, reporting failure on stderr. */
 int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -225,4 +226,46 @@ int cli_open(netbe_t **be, const char *spec, netbe_loop_t *loop,
 	if (r < 0)
 		cli_err("cannot open '%s': %s", cli_esc(spec), cli_strerror(r));
 	return r;
+}
+
+/* ---- stopping on SIGINT / SIGTERM ---------------------------------------- */
+
+static netbe_loop_t *volatile stop_loop;
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	netbe_loop_t *loop = stop_loop;
+	int saved_errno = errno;
+
+	(void)sig;
+	stop_requested = 1;
+	if (loop != NULL)
+		netbe_loop_stop(loop); /* async-signal-safe */
+	errno = saved_errno;
+}
+
+int cli_catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGTERM, &sa, NULL) < 0) {
+		cli_err("sigaction: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void cli_set_stop_loop(netbe_loop_t *loop)
+{
+	stop_loop = loop;
+}
+
+int cli_stop_requested(void)
+{
+	return stop_requested;
 }

@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * connect.c - "netbe connect SPEC_A SPEC_B": forward frames between two
- * backends until SIGINT/SIGTERM, then print the counters.  Exits 1 when
- * a backend fails for good (e.g. its tap interface was deleted).
+ * connect.c - "netbe connect SPEC_A SPEC_B": the library's switch with two
+ * ports, A and B, until SIGINT/SIGTERM, then both backends' counters and
+ * what crossed each way.  Two ports make the switch lossless: a full end
+ * holds the other back instead of dropping (see src/switch/forward.c).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
-#include "forward.h"
+#include "swstats.h"
+
+/* --batch is accepted as before; the switch reads in batches of its own. */
+#define CONNECT_BATCH_DEFAULT 64
+#define CONNECT_BATCH_MAX 1024
 
 struct connect_opts {
 	unsigned long batch;
@@ -23,63 +27,43 @@ struct connect_opts {
 struct connect_ctx {
 	const struct connect_opts *o;
 	netbe_loop_t *loop;
-	netbe_t *be[2];
-	struct fwd *fwd;
+	netbe_switch_t *sw;
+	netbe_t *be[2]; /* owned by the switch */
+	unsigned idx[2];
 	char label[2][128];
 };
 
-static netbe_loop_t *volatile stop_loop;
-static volatile sig_atomic_t stop_requested;
+static const char *const end_name[2] = { "A", "B" };
 
 static void connect_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG_NAME " connect [-v] [--batch N] [--quiet] "
 		"[--stats-interval SEC] SPEC_A SPEC_B\n"
-		"Open two backends and forward every frame one receives to "
-		"the other, until\n"
-		"SIGINT or SIGTERM (exit 0) or until receiving from one keeps "
-		"failing (exit 1);\n"
-		"then print both backends' counters.  Offloads pass through "
-		"only when both ends\n"
-		"support them.\n"
+		"Open two backends as the two ports, A and B, of a switch and "
+		"forward every\n"
+		"frame one receives to the other, until SIGINT or SIGTERM "
+		"(exit 0); then print\n"
+		"both backends' counters and what crossed each way.  A full end "
+		"holds the other\n"
+		"back instead of losing frames.  Offloads (GSO, partial "
+		"checksums) cross whole\n"
+		"where both ends carry them; the library finishes them for an "
+		"end that cannot.\n"
+		"Port keys (vlan=, capture=, rx_rate= ...; see 'netbe switch "
+		"--help') may ride\n"
+		"in a SPEC.\n"
 		"\nOptions:\n"
-		"  -b, --batch N             frames per receive call "
-		"(1-%d, default %d)\n"
+		"  -b, --batch N             accepted for compatibility (1-%d, "
+		"default %d); the\n"
+		"                            switch reads 64 frames a call\n"
 		"  -q, --quiet               no \"connected\" line on stderr\n"
 		"  -s, --stats-interval SEC  print counters every SEC seconds\n"
 		"  -v, --verbose             print library logs to stderr\n"
 		"  -h, --help                print this help\n"
 		"\nExample: " PROG_NAME " connect tap,ifname=t0 "
 		"tap,ifname=t1\n",
-		FWD_BATCH_MAX, FWD_BATCH_DEFAULT);
-}
-
-static void on_signal(int sig)
-{
-	netbe_loop_t *loop = stop_loop;
-	int saved_errno = errno;
-
-	(void)sig;
-	stop_requested = 1;
-	if (loop != NULL)
-		netbe_loop_stop(loop);
-	errno = saved_errno;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0) {
-		cli_err("sigaction: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+		CONNECT_BATCH_MAX, CONNECT_BATCH_DEFAULT);
 }
 
 static const struct option connect_options[] = {
@@ -95,10 +79,11 @@ static int parse_opt(struct connect_opts *o, int opt, char **argv)
 {
 	switch (opt) {
 	case 'b':
-		if (cli_parse_ulong(optarg, 1, FWD_BATCH_MAX, &o->batch) < 0)
+		if (cli_parse_ulong(optarg, 1, CONNECT_BATCH_MAX, &o->batch) <
+		    0)
 			return cli_usage_err("connect",
 					     "--batch: '%s' is not 1-%d",
-					     optarg, FWD_BATCH_MAX);
+					     optarg, CONNECT_BATCH_MAX);
 		return -1;
 	case 's':
 		if (cli_parse_ulong(optarg, 0, 86400, &o->stats_interval) < 0)
@@ -144,7 +129,8 @@ static void print_all(struct connect_ctx *c, FILE *out)
 {
 	cli_print_stats(out, c->label[0], c->be[0]);
 	cli_print_stats(out, c->label[1], c->be[1]);
-	fwd_print_counters(out, c->fwd, "A", "B");
+	swview_forward(out, c->sw, c->idx[0], c->idx[1], "A", "B");
+	swview_forward(out, c->sw, c->idx[1], c->idx[0], "B", "A");
 	fflush(out);
 }
 
@@ -162,25 +148,47 @@ static void print_features(const char *side, uint64_t features)
 	fputc('\n', stderr);
 }
 
+/* Adds end @i as port A or B; the library's messages then say which end:
+ * "A (tap0)". */
+static int add_end(struct connect_ctx *c, int i)
+{
+	char spec[4096];
+	int r;
+
+	if ((size_t)snprintf(spec, sizeof(spec), "%s,id=%s", c->o->spec[i],
+			     end_name[i]) >= sizeof(spec)) {
+		cli_err("%s: the spec is too long", end_name[i]);
+		return -1;
+	}
+	r = netbe_switch_add_port(c->sw, spec);
+	if (r < 0) {
+		cli_err("cannot open '%s': %s", cli_esc(c->o->spec[i]),
+			cli_strerror(r));
+		return -1;
+	}
+	c->idx[i] = (unsigned)r;
+	netbe_switch_port_info(c->sw, c->idx[i], NULL, 0, &c->be[i], NULL);
+	netbe_set_name(c->be[i], end_name[i]);
+	snprintf(c->label[i], sizeof(c->label[i]), "%s",
+		 netbe_get_label(c->be[i]));
+	return 0;
+}
+
 static int open_ends(struct connect_ctx *c)
 {
-	uint64_t fa, fb;
+	int r = netbe_switch_new(&c->sw, c->loop, NULL);
 
-	for (int i = 0; i < 2; i++) {
-		if (cli_open(&c->be[i], c->o->spec[i], c->loop, cli_noop_rx,
-			     NULL) < 0)
-			return -1;
-		/* The library's messages then say which end: "A (tap0)". */
-		netbe_set_name(c->be[i], i ? "B" : "A");
-		snprintf(c->label[i], sizeof(c->label[i]), "%s",
-			 netbe_get_label(c->be[i]));
-	}
-	if (fwd_setup_caps(c->be[0], c->be[1], &fa, &fb) < 0)
+	if (r < 0) {
+		cli_err("cannot create the switch: %s", cli_strerror(r));
 		return -1;
-	if (cli_verbose > 0) {
-		print_features("A", fa);
-		print_features("B", fb);
 	}
+	for (int i = 0; i < 2; i++)
+		if (add_end(c, i) < 0)
+			return -1;
+	if (cli_verbose > 0)
+		for (int i = 0; i < 2; i++)
+			print_features(end_name[i], netbe_get_cap(c->be[i]) &
+							    NETBE_OFFLOAD_MASK);
 	return 0;
 }
 
@@ -199,51 +207,42 @@ static int add_stats_timer(struct connect_ctx *c)
 	return r;
 }
 
-/* Runs until a signal (0) or a failure (-1). */
+/* Runs until a signal (0) or a failure of the loop (-1). */
 static int run_loop(struct connect_ctx *c)
 {
 	int r = 0;
 
-	stop_loop = c->loop;
-	fwd_set_stop_loop(c->fwd, c->loop);
-	while (!stop_requested && !fwd_failed(c->fwd) && r == 0) {
+	cli_set_stop_loop(c->loop);
+	while (!cli_stop_requested() && r == 0) {
 		r = netbe_loop_run(c->loop);
 		if (r < 0 && r != -EINTR)
 			cli_err("loop: %s", strerror(-r));
 		else
 			r = 0;
 	}
-	stop_loop = NULL;
-	return r < 0 || fwd_failed(c->fwd) ? -1 : 0;
+	cli_set_stop_loop(NULL);
+	return r < 0 ? -1 : 0;
 }
 
 static int connect_run(struct connect_ctx *c)
 {
 	int r;
 
-	if (open_ends(c) < 0)
-		return EXIT_RUNTIME;
-	r = fwd_new(&c->fwd, c->be[0], c->be[1], (unsigned)c->o->batch);
-	if (r < 0) {
-		cli_err("cannot create the forwarder: %s", strerror(-r));
-		return EXIT_RUNTIME;
-	}
-	if (install_signals() < 0 || add_stats_timer(c) < 0)
+	if (cli_catch_stop_signals() < 0 || open_ends(c) < 0 ||
+	    add_stats_timer(c) < 0)
 		return EXIT_RUNTIME;
 	if (!c->o->quiet)
 		fprintf(stderr, "connected %s <-> %s\n", c->label[0],
 			c->label[1]);
-	fwd_start(c->fwd);
 	r = run_loop(c);
-	fwd_stop(c->fwd);
 	print_all(c, stdout);
 	return r < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 int cmd_connect(int argc, char **argv)
 {
-	struct connect_opts o = { FWD_BATCH_DEFAULT, 0, 0, { NULL, NULL } };
-	struct connect_ctx c = { &o, NULL, { NULL, NULL }, NULL, { "", "" } };
+	struct connect_opts o = { CONNECT_BATCH_DEFAULT, 0, 0, { NULL, NULL } };
+	struct connect_ctx c = { .o = &o };
 	int r = parse_args(&o, argc, argv);
 
 	if (r >= 0)
@@ -255,9 +254,7 @@ int cmd_connect(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	r = connect_run(&c);
-	fwd_free(c.fwd);
-	netbe_cleanup(c.be[0]);
-	netbe_cleanup(c.be[1]);
+	netbe_switch_free(c.sw);
 	netbe_loop_free(c.loop);
 	return r;
 }

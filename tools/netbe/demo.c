@@ -2,11 +2,13 @@
 /*
  * demo.c - "netbe demo": a self-contained end-to-end check.
  *
- *   a1 ==pipe:demo-a==> a2 --forwarder--> b1 ==pipe:demo-b==> b2
+ *   a1 ==pipe:demo-a==> a2 --switch--> b1 ==pipe:demo-b==> b2
  *
- * N numbered Ethernet frames of varying sizes go into a1; b2 must receive
- * every one, intact and in order.  Everything runs on this thread: send a
- * window of frames, run the loop until it drains, repeat.
+ * a2 and b1 are the two ports of the library's switch (netbe_switch_attach
+ * of the open handles).  N numbered Ethernet frames of varying sizes go
+ * into a1; b2 must receive every one, intact and in order, and the switch
+ * must have dropped none.  Everything runs on this thread: send a window
+ * of frames, run the loop until it drains, repeat.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +20,7 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "forward.h"
+#include "swstats.h"
 
 #define DEMO_FRAMES_DEFAULT 10000UL
 #define DEMO_FRAMES_MAX 100000000UL
@@ -42,7 +44,8 @@ static const char *const end_label[N_ENDS] = {
 struct demo {
 	netbe_loop_t *loop;
 	netbe_t *be[N_ENDS];
-	struct fwd *fwd;
+	netbe_switch_t *sw;
+	int port_a2, port_b1;
 	unsigned long total, sent, received;
 	uint64_t bytes;
 	int failed;
@@ -56,12 +59,13 @@ static void demo_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG_NAME " demo [-v] [--frames N]\n"
 		"Self-test without root or network: open two in-process pipe "
-		"pairs, forward\n"
-		"pair a's second end to pair b's first end, send N numbered "
-		"frames (%d-%d\n"
-		"bytes) into pair a and check that pair b delivers all of "
-		"them, intact and in\n"
-		"order.  Exits 0 when every frame arrived, 1 otherwise.\n"
+		"pairs, make pair\n"
+		"a's second end and pair b's first end the two ports of a "
+		"switch, send N\n"
+		"numbered frames (%d-%d "
+		"bytes) into pair a and check that pair b delivers all\n"
+		"of them, intact and in order.  Exits 0 when every frame "
+		"arrived, 1 otherwise.\n"
 		"\nOptions:\n"
 		"  -n, --frames N  frames to send (1-%lu, default %lu)\n"
 		"  -v, --verbose   print library logs to stderr\n"
@@ -214,8 +218,6 @@ static void demo_loop(struct demo *d)
 		r = netbe_loop_run_once(d->loop, 100);
 		if (r < 0 && r != -EINTR)
 			demo_fail(d, "loop: %s", strerror(-r));
-		if (fwd_failed(d->fwd))
-			demo_fail(d, "the forwarder failed");
 		if (d->received != seen) {
 			seen = d->received;
 			last = now_ms();
@@ -227,6 +229,22 @@ static void demo_loop(struct demo *d)
 }
 
 /* ---- setup and report -------------------------------------------------- */
+
+/* a2 and b1 become the two ports of a switch, which starts reading. */
+static int demo_switch(struct demo *d)
+{
+	int r = netbe_switch_new(&d->sw, d->loop, NULL);
+
+	if (r == 0)
+		r = d->port_a2 = netbe_switch_attach(d->sw, d->be[A2], "id=a2");
+	if (r >= 0)
+		r = d->port_b1 = netbe_switch_attach(d->sw, d->be[B1], "id=b1");
+	if (r < 0) {
+		cli_err("demo: cannot set up the switch: %s", cli_strerror(r));
+		return -1;
+	}
+	return 0;
+}
 
 static int demo_open(struct demo *d)
 {
@@ -245,27 +263,21 @@ static int demo_open(struct demo *d)
 		cli_err("demo: cannot set features: %s", cli_strerror(r));
 		return -1;
 	}
-	if (fwd_setup_caps(d->be[A2], d->be[B1], NULL, NULL) < 0)
-		return -1;
-	r = fwd_new(&d->fwd, d->be[A2], d->be[B1], FWD_BATCH_DEFAULT);
-	if (r < 0) {
-		cli_err("demo: cannot create the forwarder: %s", strerror(-r));
-		return -1;
-	}
-	return 0;
+	return demo_switch(d);
 }
 
 static void demo_report(struct demo *d, uint64_t ms)
 {
-	struct fwd_counters c;
+	uint64_t drops;
 
 	for (int i = 0; i < N_ENDS; i++)
 		cli_print_stats(stdout, end_label[i], d->be[i]);
-	fwd_print_counters(stdout, d->fwd, "a2", "b1");
-	fwd_get_counters(d->fwd, 0, &c);
-	if (!d->failed && (c.drops != 0 || c.errors != 0))
-		demo_fail(d, "the forwarder dropped %" PRIu64
-			  " frames, %" PRIu64 " errors", c.drops, c.errors);
+	drops = swview_forward(stdout, d->sw, (unsigned)d->port_a2,
+			       (unsigned)d->port_b1, "a2", "b1");
+	swview_forward(stdout, d->sw, (unsigned)d->port_b1,
+		       (unsigned)d->port_a2, "b1", "a2");
+	if (!d->failed && drops != 0)
+		demo_fail(d, "the switch dropped %" PRIu64 " frames", drops);
 	if (d->failed)
 		printf("demo: FAIL: %s\n", d->why);
 	else
@@ -281,10 +293,8 @@ static int demo_run(struct demo *d)
 	if (demo_open(d) < 0)
 		return EXIT_RUNTIME;
 	netbe_rx_enable(d->be[B2]);
-	fwd_start(d->fwd);
 	start = now_ms();
 	demo_loop(d);
-	fwd_stop(d->fwd);
 	netbe_rx_disable(d->be[B2]);
 	demo_report(d, now_ms() - start);
 	return d->failed ? EXIT_RUNTIME : EXIT_OK;
@@ -342,7 +352,7 @@ int cmd_demo(int argc, char **argv)
 			cli_err("cannot create a loop: %s", strerror(-r));
 		r = r < 0 ? EXIT_RUNTIME : demo_run(d);
 	}
-	fwd_free(d->fwd);
+	netbe_switch_free(d->sw); /* detaches a2 and b1 */
 	for (int i = N_ENDS - 1; i >= 0; i--)
 		netbe_cleanup(d->be[i]);
 	netbe_loop_free(d->loop);

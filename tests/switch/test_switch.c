@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The switch through the public API, on in-process pipes: each port is one
+ * end of a pipe:NAME pair whose other end ("the peer", a stand-in for a
+ * guest) the test drives.  Learning, flooding, no hairpin, the table
+ * limit, aging, station moves, VLANs (access and trunk), lossless
+ * backpressure with two ports, a stuck port that stalls nobody else, and
+ * the per-port balance of counters after every test.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "netbe.h"
+
+#define MAXP 4
+
+struct t {
+	netbe_loop_t *loop;
+	netbe_switch_t *sw;
+	netbe_t *peer[MAXP];
+	int np;
+};
+
+static unsigned seq;
+
+static void nop_cb(int fd, int events, void *param)
+{
+	(void)fd;
+	(void)events;
+	(void)param;
+}
+
+static struct t *t_new(const char *opts)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_int_equal(netbe_loop_new(&t->loop), 0);
+	assert_int_equal(netbe_switch_new(&t->sw, t->loop, opts), 0);
+	return t;
+}
+
+/* A port "pN" whose peer the test holds; @keys are port keys. */
+static void t_port(struct t *t, const char *keys)
+{
+	char pipe[32], spec[160];
+
+	snprintf(pipe, sizeof(pipe), "pipe:swt%u", ++seq);
+	assert_int_equal(netbe_open(&t->peer[t->np], pipe, t->loop, nop_cb,
+				    NULL), 0);
+	snprintf(spec, sizeof(spec), "%s,id=p%d%s%s", pipe, t->np,
+		 keys ? "," : "", keys ? keys : "");
+	assert_int_equal(netbe_switch_add_port(t->sw, spec), t->np);
+	t->np++;
+}
+
+/* Runs the loop until nothing is left to do. */
+static void t_run(struct t *t)
+{
+	for (int i = 0; i < 50 && netbe_loop_run_once(t->loop, 2) > 0; i++)
+		;
+}
+
+static void put_mac(uint8_t *p, unsigned id)
+{
+	const uint8_t m[6] = { 0x02, 0, 0, 0, (uint8_t)(id >> 8), (uint8_t)id };
+
+	memcpy(p, m, 6);
+}
+
+/* A 60-byte frame from MAC @src to @dst (0xffff: broadcast), optionally
+ * 802.1Q-tagged with @vid. */
+static size_t frame(uint8_t *b, unsigned dst, unsigned src, int vid)
+{
+	size_t off = 12;
+
+	memset(b, 0, 64);
+	if (dst == 0xffff)
+		memset(b, 0xff, 6);
+	else
+		put_mac(b, dst);
+	put_mac(b + 6, src);
+	if (vid >= 0) {
+		b[12] = 0x81;
+		b[14] = (uint8_t)(vid >> 8);
+		b[15] = (uint8_t)vid;
+		off += 4;
+	}
+	b[off] = 0x88;
+	b[off + 1] = 0xb5;
+	return 60;
+}
+
+static void t_send(struct t *t, int port, unsigned dst, unsigned src, int vid)
+{
+	uint8_t b[64];
+	struct iovec v = { b, frame(b, dst, src, vid) };
+
+	assert_int_equal(netbe_send(t->peer[port], &v, 1), 60);
+}
+
+/* Frames waiting at @port's peer; the last one's bytes in @last. */
+static int t_recv_all(struct t *t, int port, uint8_t *last)
+{
+	uint8_t b[2048];
+	struct iovec v = { b, sizeof(b) };
+	int n = 0;
+	ssize_t r;
+
+	while ((r = netbe_recv(t->peer[port], &v, 1)) > 0) {
+		n++;
+		if (last)
+			memcpy(last, b, (size_t)r < 64 ? (size_t)r : 64);
+	}
+	return n;
+}
+
+static uint64_t sum(const uint64_t *a)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < 16; i++)
+		n += a[i];
+	return n;
+}
+
+static struct netbe_switch_port_stats t_stats(struct t *t, int port)
+{
+	struct netbe_switch_port_stats st;
+
+	assert_int_equal(netbe_switch_port_info(t->sw, (unsigned)port, NULL, 0,
+						NULL, &st), 0);
+	return st;
+}
+
+/* Every frame a port gave the switch is forwarded or dropped with a
+ * reason; every frame meant for a port is delivered, queued or dropped. */
+static void t_balanced(struct t *t)
+{
+	for (int p = 0; p < t->np; p++) {
+		struct netbe_switch_port_stats st = t_stats(t, p);
+
+		assert_int_equal(st.rx_frames, st.rx_forwarded + sum(st.rx_drop));
+		assert_int_equal(st.tx_offered,
+				 st.tx_frames + sum(st.tx_drop) + st.queued);
+	}
+}
+
+static void t_free(struct t *t)
+{
+	t_balanced(t);
+	netbe_switch_free(t->sw);
+	for (int i = 0; i < t->np; i++)
+		netbe_cleanup(t->peer[i]);
+	netbe_loop_free(t->loop);
+	free(t);
+}
+
+/* ---- learning and flooding --------------------------------------------------- */
+
+static void flood_then_learn(void **state)
+{
+	struct t *t = t_new(NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1); /* broadcast from a: everyone else */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 0, NULL), 0);
+	assert_int_equal(t_recv_all(t, 1, NULL), 1);
+	assert_int_equal(t_recv_all(t, 2, NULL), 1);
+	t_send(t, 1, 0xa, 0xb, -1); /* a is known: only port 0 */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 0, NULL), 1);
+	assert_int_equal(t_recv_all(t, 2, NULL), 0);
+	t_send(t, 2, 0xc0, 0xc, -1); /* unknown unicast: flooded */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 0, NULL), 1);
+	assert_int_equal(t_recv_all(t, 1, NULL), 1);
+	t_free(t);
+}
+
+static void no_hairpin(void **state)
+{
+	struct t *t = t_new(NULL);
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1);
+	t_send(t, 0, 0xa, 0xa2, -1); /* a is behind port 0 itself */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 1, NULL), 1);
+	assert_int_equal(t_stats(t, 0).rx_drop[NETBE_DROP_FILTERED], 1);
+	t_free(t);
+}
+
+static void station_move(void **state)
+{
+	struct t *t = t_new(NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1);
+	t_send(t, 2, 0xffff, 0xa, -1); /* a moved to port 2 */
+	t_run(t);
+	t_recv_all(t, 0, NULL);
+	t_recv_all(t, 1, NULL);
+	t_recv_all(t, 2, NULL);
+	t_send(t, 1, 0xa, 0xb, -1);
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 2, NULL), 1);
+	assert_int_equal(t_recv_all(t, 0, NULL), 0);
+	t_free(t);
+}
+
+static int count_fdb(unsigned vlan, const uint8_t mac[6], unsigned port,
+		     unsigned age_s, void *arg)
+{
+	(void)vlan;
+	(void)mac;
+	(void)port;
+	(void)age_s;
+	++*(int *)arg;
+	return 0;
+}
+
+/* A guest flooding random source addresses cannot grow the table. */
+static void table_limit(void **state)
+{
+	struct t *t = t_new("max_macs=8");
+	struct netbe_fdb_stats fs;
+	int n = 0;
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, NULL);
+	for (unsigned i = 0; i < 100; i++) {
+		t_send(t, 0, 0xffff, 0x100 + i, -1);
+		if (i % 20 == 19)
+			t_run(t);
+	}
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 1, NULL), 100); /* still forwarded */
+	netbe_switch_fdb_stats(t->sw, &fs);
+	assert_int_equal(fs.entries, 8);
+	assert_int_equal(fs.refused, 92);
+	assert_int_equal(netbe_switch_fdb(t->sw, count_fdb, &n), 0);
+	assert_int_equal(n, 8);
+	t_free(t);
+}
+
+static void aging(void **state)
+{
+	struct t *t = t_new("aging=1");
+	struct timespec end, now;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1);
+	t_run(t);
+	t_recv_all(t, 1, NULL);
+	t_recv_all(t, 2, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 2;
+	do { /* the aging timer runs on the loop */
+		netbe_loop_run_once(t->loop, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	t_send(t, 1, 0xa, 0xb, -1); /* a forgotten: flooded again */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 2, NULL), 1);
+	t_free(t);
+}
+
+/* ---- VLANs ------------------------------------------------------------------- */
+
+static void vlans_access_and_trunk(void **state)
+{
+	struct t *t = t_new(NULL);
+	uint8_t got[64];
+
+	(void)state;
+	t_port(t, "vlan=10");
+	t_port(t, "vlan=20");
+	t_port(t, "trunk=on,vlans=10;30-40");
+	t_send(t, 0, 0xffff, 0xa, -1); /* VLAN 10: tagged to the trunk */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 1, NULL), 0);
+	assert_int_equal(t_recv_all(t, 2, got), 1);
+	assert_int_equal(got[12], 0x81);
+	assert_int_equal(got[15], 10);
+	t_send(t, 2, 0xa, 0xc, 10); /* back, untagged at the access port */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 0, got), 1);
+	assert_int_equal(got[12], 0x88);
+	t_send(t, 2, 0xffff, 0xc, -1); /* untagged on a trunk */
+	t_send(t, 2, 0xffff, 0xc, 20); /* a VLAN the trunk does not carry */
+	t_send(t, 0, 0xffff, 0xa, 10); /* tagged on an access port */
+	t_run(t);
+	assert_int_equal(t_stats(t, 2).rx_drop[NETBE_DROP_VLAN], 2);
+	assert_int_equal(t_stats(t, 0).rx_drop[NETBE_DROP_VLAN], 1);
+	assert_int_equal(t_recv_all(t, 0, NULL) + t_recv_all(t, 1, NULL), 0);
+	t_free(t);
+}
+
+static void vlan_options_refused(void **state)
+{
+	struct t *t = t_new(NULL);
+
+	(void)state;
+	assert_int_equal(netbe_switch_add_port(t->sw, "pipe:bad1,vlan=5000"),
+			 -EINVAL);
+	assert_non_null(strstr(netbe_last_error(), "vlan"));
+	assert_int_equal(netbe_switch_add_port(t->sw, "pipe:bad2,vlan=3,"
+					       "trunk=on"), -EINVAL);
+	assert_int_equal(netbe_switch_add_port(t->sw, "pipe:bad3,trunk=on,"
+					       "vlans=9-2"), -EINVAL);
+	assert_int_equal(netbe_switch_new(&(netbe_switch_t *){ NULL }, t->loop,
+					  "agin=3"), -EINVAL);
+	assert_non_null(strstr(netbe_last_error(), "agin"));
+	t_free(t);
+}
+
+/* ---- full ports ---------------------------------------------------------------- */
+
+/* Two ports: what the receiver cannot take yet waits; nothing is lost. */
+static void lossless_two_ports(void **state)
+{
+	struct t *t = t_new(NULL);
+	uint64_t sent = 0, got = 0;
+	uint8_t b[1500] = { 0 };
+	struct iovec v = { b, sizeof(b) };
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, NULL);
+	memset(b, 0xff, 6);
+	put_mac(b + 6, 0xa);
+	for (int round = 0; round < 200; round++) {
+		while (netbe_send(t->peer[0], &v, 1) > 0)
+			sent++;
+		t_run(t); /* the switch fills peer 1, then holds */
+		if (round % 4 == 3)
+			got += (uint64_t)t_recv_all(t, 1, NULL);
+	}
+	for (int i = 0; i < 200 && got < sent; i++) {
+		t_run(t);
+		got += (uint64_t)t_recv_all(t, 1, NULL);
+	}
+	print_message("sent %llu got %llu\n", (unsigned long long)sent, (unsigned long long)got);
+	assert_true(sent > 10000);
+	assert_int_equal(got, sent);
+	assert_int_equal(sum(t_stats(t, 1).tx_drop), 0);
+	t_free(t);
+}
+
+/* Three ports: a peer that stops reading stalls nobody else. */
+static void stuck_port_stalls_nobody(void **state)
+{
+	struct t *t = t_new("queue=64");
+	uint64_t sent = 0, got = 0;
+	struct netbe_switch_port_stats st;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		t_port(t, NULL);
+	for (int round = 0; round < 400; round++) {
+		for (int k = 0; k < 32; k++, sent++)
+			t_send(t, 0, 0xffff, 0xa, -1);
+		t_run(t);
+		got += (uint64_t)t_recv_all(t, 1, NULL); /* 2 never reads */
+	}
+	assert_int_equal(got, sent);
+	st = t_stats(t, 2);
+	assert_true(st.tx_drop[NETBE_DROP_EGRESS_FULL] > 0);
+	assert_int_equal(st.queued, 64);
+	t_free(t);
+}
+
+static void ports_added_and_removed(void **state)
+{
+	struct t *t = t_new(NULL);
+	char name[64];
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1);
+	t_run(t);
+	assert_int_equal(netbe_switch_del_port(t->sw, "p1"), 0);
+	assert_int_equal(netbe_switch_del_port(t->sw, "p1"), -ENOENT);
+	assert_int_equal(netbe_switch_port_info(t->sw, 1, name, sizeof(name),
+						NULL, NULL), -ENOENT);
+	netbe_cleanup(t->peer[1]);
+	t->peer[1] = NULL;
+	t->np = 1; /* slot 1 is free again: the next port takes it */
+	t_port(t, NULL);
+	assert_int_equal(netbe_switch_port_info(t->sw, 1, name, sizeof(name),
+						NULL, NULL), 0);
+	assert_string_equal(name, "p1");
+	t_send(t, 1, 0xa, 0xb, -1);
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 0, NULL), 1);
+	t_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(flood_then_learn),
+		cmocka_unit_test(no_hairpin),
+		cmocka_unit_test(station_move),
+		cmocka_unit_test(table_limit),
+		cmocka_unit_test(aging),
+		cmocka_unit_test(vlans_access_and_trunk),
+		cmocka_unit_test(vlan_options_refused),
+		cmocka_unit_test(lossless_two_ports),
+		cmocka_unit_test(stuck_port_stalls_nobody),
+		cmocka_unit_test(ports_added_and_removed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
