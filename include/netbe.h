@@ -703,6 +703,7 @@ unsigned netbe_switch_port_slots(const netbe_switch_t *sw);
 
 /** What happened to frames at one port, as the switch saw them. */
 struct netbe_switch_port_stats {
+	/* Bytes are Ethernet frame bytes (no virtio-net header). */
 	uint64_t rx_frames, rx_bytes; /* received from the port */
 	uint64_t rx_forwarded;	      /* of those, passed to >= 1 port */
 	uint64_t tx_frames, tx_bytes; /* delivered to the port */

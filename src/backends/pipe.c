@@ -56,8 +56,8 @@ static uint64_t pipe_next_id = 1;
 static const struct netbe_option pipe_options[] = {
 	{ "name", NETBE_OPT_STRING, "pair name (default: what follows 'pipe:')", 0, 0 },
 	{ "offload", NETBE_OPT_BOOL, "carry a virtio-net header and offer all offloads", 0, 0 },
-	{ "fd", NETBE_OPT_UINT, "adopt this connected AF_UNIX SOCK_SEQPACKET socket "
-	  "(a duplicate of it; offload on)", 0, INT_MAX },
+	{ "fd", NETBE_OPT_UINT, "adopt this connected AF_UNIX "
+	  "SOCK_SEQPACKET socket (a duplicate of it; offload on)", 0, INT_MAX },
 	{ NULL, 0, NULL, 0, 0 },
 };
 

@@ -14,8 +14,8 @@
  * pipe's data path. */
 struct netbe__pipe_end {
 	int fd;
-	bool offload;	    /* a 12-byte virtio-net header in every message */
-	bool adopted;	    /* "fd=N": its end of file is reported (below) */
+	bool offload;	    /* a 12-byte virtio-net header per message */
+	bool adopted;	    /* "fd=N": its end of file is reported */
 	unsigned mtu;
 	uint64_t parked_id; /* our parked other end, until someone takes it */
 };

@@ -137,14 +137,20 @@ static bool ifwatch_drain(int fd)
 	ssize_t n;
 
 	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
-		struct nlmsghdr *h = (void *)buf;
-		int len = (int)n;
+		size_t off = 0, len = n > 0 ? (size_t)n : 0;
 
 		if (n < 0 && errno != ENOBUFS)
 			break;
 		del |= n < 0;
-		for (; n > 0 && NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+		/* NLMSG_OK/NEXT by hand: the macros mix signs. */
+		while (off + sizeof(struct nlmsghdr) <= len) {
+			const struct nlmsghdr *h = (void *)(buf + off);
+
+			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+				break;
 			del |= h->nlmsg_type == RTM_DELLINK;
+			off += NLMSG_ALIGN(h->nlmsg_len);
+		}
 	}
 	return del;
 }

@@ -226,7 +226,7 @@ static void vale_close(struct netbe__queue *bq)
 		netbe__vale_put(v->pub);
 }
 
-/* ---- the data path: pipe's, on our pipe end ------------------------------ */
+/* ---- the data path: pipe's, on our pipe end ----------------------------- */
 
 static ssize_t vale_send(struct netbe__queue *bq, const struct iovec *iov,
 			 int iovcnt)

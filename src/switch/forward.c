@@ -253,7 +253,7 @@ void netbe__sw_queue_free(struct sw_port *p)
 static void delivered(struct sw_port *p, const struct netbe_msg *m)
 {
 	p->st.tx_frames++;
-	p->st.tx_bytes += m->len;
+	p->st.tx_bytes += m->len - SW_HDR;
 	if (p->cap)
 		netbe__capture_frame(p->cap, m->iov, m->iovcnt, SW_HDR);
 }
@@ -378,7 +378,7 @@ static void forward(struct netbe_switch *sw, struct sw_port *in, int n)
 		*f = (struct sw_frame){ .buf = sw->slot[i],
 					.len = sw->rx_msgs[i].len };
 		in->st.rx_frames++;
-		in->st.rx_bytes += f->len;
+		in->st.rx_bytes += f->len - SW_HDR;
 		if (!classify(in, f, now))
 			continue;
 		if (in->cap)
@@ -394,6 +394,22 @@ static void forward(struct netbe_switch *sw, struct sw_port *in, int n)
 
 static void rx_limit_pause(struct sw_port *p);
 
+/* Frames to read now: no more than the rx limit lets through, so the
+ * excess waits in the backend (backpressure), not read and dropped. */
+static int rx_budget(const struct sw_port *p)
+{
+	uint64_t now, frames, bytes;
+
+	if (!netbe__limit_active(&p->lim[0]))
+		return SW_BATCH;
+	now = netbe__sw_now_ns();
+	frames = netbe__bucket_avail(&p->lim[0].frames, now);
+	bytes = netbe__bucket_avail(&p->lim[0].bytes, now);
+	if (bytes < 60)
+		return 0;
+	return frames < SW_BATCH ? (int)frames : SW_BATCH;
+}
+
 void netbe__sw_rx_cb(int fd, int events, void *arg)
 {
 	struct sw_rxq *rq = arg;
@@ -403,15 +419,17 @@ void netbe__sw_rx_cb(int fd, int events, void *arg)
 	(void)fd;
 	(void)events;
 	for (int round = 0; round < SW_ROUNDS && !p->paused; round++) {
-		int n;
+		int n, max = rx_budget(p);
 
+		if (max == 0)
+			break;
 		for (int i = 0; i < SW_BATCH; i++)
 			sw->rx_iov[i].iov_len = SW_BUF;
-		n = netbe_recv_batch(rq->q, sw->rx_msgs, SW_BATCH);
+		n = netbe_recv_batch(rq->q, sw->rx_msgs, max);
 		if (n <= 0)
 			break;
 		forward(sw, p, n);
-		if (n < SW_BATCH)
+		if (n < max)
 			break;
 	}
 	rx_limit_pause(p);

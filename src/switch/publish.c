@@ -78,7 +78,7 @@
 struct sw_conn {
 	struct sw_publish *pub; /* NULL once the switch is gone */
 	netbe_t *be;		/* "pipe,fd=N" on the switch's loop */
-	int fd;			/* be's fd, as the pipe reports its EOF */
+	int fd;			/* be's fd, as pipe reports its EOF */
 	bool local;		/* a vale handle of this process owns it */
 	bool gone;		/* the peer closed: the reaper removes it */
 	char port[NETBE__VALE_NAME_MAX];
@@ -111,7 +111,7 @@ struct sw_publish {
 static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sw_publish *pub_list;
 
-/* ---- names ------------------------------------------------------------ */
+/* ---- names -------------------------------------------------------------- */
 
 static bool switch_char(char c)
 {
@@ -171,7 +171,7 @@ int netbe__vale_addr(const char *who, const char *name,
 	return netbe__sockaddr_parse(spec, NETBE__SA_UNIX, who, out);
 }
 
-/* ---- the registry (pub_lock held) ---------------------------------------- */
+/* ---- the registry (pub_lock held) --------------------------------------- */
 
 static struct sw_publish *pub_find(const char *name)
 {
@@ -215,7 +215,7 @@ static struct sw_publish *pub_new(struct netbe_switch *sw, const char *name)
 	return pub;
 }
 
-/* ---- ports ------------------------------------------------------------- */
+/* ---- ports -------------------------------------------------------------- */
 
 static void conn_nop(int fd, int events, void *arg)
 {
@@ -360,7 +360,7 @@ static void pub_reap(int fd, int events, void *arg)
 	netbe_watch_enable(pub->lw);
 }
 
-/* ---- joining: accept, the peer's uid, the hello ---------------------------- */
+/* ---- joining: accept, the peer's uid, the hello ------------------------- */
 
 static void hello_drop(struct sw_hello *h)
 {
@@ -493,7 +493,7 @@ static void pub_accept(int fd, int events, void *arg)
 		close(c);
 }
 
-/* ---- the socket ---------------------------------------------------------- */
+/* ---- the socket --------------------------------------------------------- */
 
 /* Creates @dir with mode 0700, or makes sure it is a directory of ours
  * and sets it to 0700. */
@@ -646,7 +646,7 @@ NETBE__EXPORT int netbe_switch_publish(netbe_switch_t *sw, const char *name)
 	return 0;
 }
 
-/* ---- lifetime ------------------------------------------------------------ */
+/* ---- lifetime ----------------------------------------------------------- */
 
 void netbe__sw_unpublish(struct netbe_switch *sw)
 {

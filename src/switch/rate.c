@@ -98,6 +98,11 @@ uint64_t netbe__bucket_wait_ns(const struct netbe__bucket *b, uint64_t n,
 	return d / b->rate + (d % b->rate != 0);
 }
 
+uint64_t netbe__bucket_avail(const struct netbe__bucket *b, uint64_t now_ns)
+{
+	return b->rate == 0 ? UINT64_MAX : level(b, now_ns) / NS_PER_S;
+}
+
 bool netbe__limit_take(struct netbe__limit *l, uint64_t len, uint64_t now_ns)
 {
 	if (netbe__bucket_wait_ns(&l->bytes, len, now_ns) ||

@@ -33,6 +33,9 @@ bool netbe__bucket_take(struct netbe__bucket *b, uint64_t n, uint64_t now_ns);
 uint64_t netbe__bucket_wait_ns(const struct netbe__bucket *b, uint64_t n,
 			       uint64_t now_ns);
 
+/* Whole tokens that can be taken now (UINT64_MAX: unlimited). */
+uint64_t netbe__bucket_avail(const struct netbe__bucket *b, uint64_t now_ns);
+
 /* One direction of a port: bytes and frames. */
 struct netbe__limit {
 	struct netbe__bucket bytes, frames;

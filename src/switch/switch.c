@@ -204,7 +204,7 @@ static struct sw_port *find(const struct netbe_switch *sw, const char *name)
 static int port_name(struct sw_port *p, const char *id, const char *spec)
 {
 	char base[48];
-	size_t n = strcspn(spec, ",");
+	size_t n;
 
 	if (id) {
 		if (!*id || strlen(id) >= SW_NAME_MAX || strpbrk(id, " \t\n"))
@@ -215,6 +215,7 @@ static int port_name(struct sw_port *p, const char *id, const char *spec)
 		snprintf(p->name, sizeof(p->name), "%s", id);
 		return 0;
 	}
+	n = strcspn(spec, ", \t\n"); /* a label's first word: "A (pipe:x)" */
 	snprintf(base, sizeof(base), "%.*s", (int)(n < 40 ? n : 40), spec);
 	snprintf(p->name, sizeof(p->name), "%s", base);
 	for (unsigned k = 2; find(p->sw, p->name); k++)

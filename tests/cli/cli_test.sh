@@ -343,6 +343,24 @@ check "stats --json after port del" "rc_is 0" "json_ok" "! out_has p2"
 run fdb "$name"
 check "fdb of an empty MAC table" "rc_is 0" "err_empty"
 
+# The named switch is published too: another program's vale port joins
+# it, and leaves when that program exits.
+has_port() { "$NETBE" stats "$name" --json 2>/dev/null | grep -q "\"name\":\"$1\""; }
+"$NETBE" connect --quiet "vale,switch=$name,port=vp" pipe:cli-v \
+	>/dev/null 2>"$tmp/vale.err" &
+vp=$!
+bg="$bg $vp"
+i=0
+until has_port vp || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+run stats "$name" --json
+check "a vale port of another program joins the named switch" "rc_is 0" \
+	"out_has '\"name\":\"vp\",\"backend\"'"
+stop_bg "$vp" INT
+i=0
+while has_port vp && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+run stats "$name" --json
+check "the vale port leaves with its program" "rc_is 0" "! out_has vp"
+
 # Root can check the uid test: open the directory and the socket to all,
 # then ask as nobody (SO_PEERCRED must refuse, with a message).
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then

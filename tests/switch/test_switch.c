@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "netbe.h"
@@ -156,7 +157,8 @@ static void t_balanced(struct t *t)
 
 static void t_free(struct t *t)
 {
-	t_balanced(t);
+	if (t->sw)
+		t_balanced(t);
 	netbe_switch_free(t->sw);
 	for (int i = 0; i < t->np; i++)
 		netbe_cleanup(t->peer[i]);
@@ -417,6 +419,141 @@ static void ports_added_and_removed(void **state)
 	t_free(t);
 }
 
+/* ---- capture and rate limits ---------------------------------------------------- */
+
+static void capture_readable(void **state)
+{
+	struct t *t = t_new(NULL);
+	char path[64], cmd[160], out[64] = "";
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/netbe-swcap-%d.pcap", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "capture=%s", path);
+	t_port(t, cmd);
+	t_port(t, NULL);
+	for (int i = 0; i < 25; i++)
+		t_send(t, 0, 0xffff, 0xa, -1); /* 25 in at port 0 */
+	t_send(t, 1, 0xa, 0xb, -1);	       /* and 1 out of it */
+	t_run(t);
+	t_recv_all(t, 0, NULL);
+	t_recv_all(t, 1, NULL);
+	t_balanced(t);
+	netbe_switch_free(t->sw); /* closes the capture */
+	t->sw = NULL;
+	snprintf(cmd, sizeof(cmd), "tshark -r %s 2>/dev/null | wc -l", path);
+	if (system("command -v tshark >/dev/null 2>&1") != 0) {
+		unlink(path);
+		t_free(t);
+		skip(); /* CI has tshark: scripts/packages.txt */
+	}
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, sizeof(out), f));
+	pclose(f);
+	unlink(path);
+	assert_int_equal(atoi(out), 26);
+	t_free(t);
+}
+
+static double elapsed(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) +
+	       (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* 1 Mbit/s in at port 0 (125 000 bytes/s): what passes over 3 s is
+ * within 10 % of the rate, and the rest is counted. */
+static void rx_rate_limit(void **state)
+{
+	struct t *t = t_new(NULL);
+	uint8_t b[1000] = { 0 };
+	struct iovec v = { b, sizeof(b) };
+	struct timespec t0;
+	uint64_t got = 0;
+	double secs, rate;
+
+	(void)state;
+	t_port(t, "rx_rate=125000,burst=10000");
+	t_port(t, NULL);
+	memset(b, 0xff, 6);
+	put_mac(b + 6, 0xa);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (elapsed(&t0) < 3.0) {
+		while (netbe_send(t->peer[0], &v, 1) > 0)
+			;
+		netbe_loop_run_once(t->loop, 5);
+		got += (uint64_t)t_recv_all(t, 1, NULL);
+	}
+	secs = elapsed(&t0);
+	rate = (double)got * 1000 / secs;
+	print_message("rx_rate 125000 B/s: %.0f B/s over %.2f s\n", rate,
+		      secs);
+	assert_true(rate > 125000 * 0.9 && rate < 125000 * 1.1 + 10000 / secs);
+	t_free(t);
+}
+
+/* 500 frames/s in at port 0: the excess waits in the backend (the
+ * switch reads no more than it may pass), nothing is read and dropped. */
+static void rx_pps_backpressure(void **state)
+{
+	struct t *t = t_new(NULL);
+	uint8_t b[100] = { 0 };
+	struct iovec v = { b, sizeof(b) };
+	struct timespec t0;
+	uint64_t got = 0;
+	double secs;
+
+	(void)state;
+	t_port(t, "rx_pps=500");
+	t_port(t, NULL);
+	memset(b, 0xff, 6);
+	put_mac(b + 6, 0xa);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (elapsed(&t0) < 2.0) {
+		while (netbe_send(t->peer[0], &v, 1) > 0)
+			;
+		netbe_loop_run_once(t->loop, 5);
+		got += (uint64_t)t_recv_all(t, 1, NULL);
+	}
+	secs = elapsed(&t0);
+	print_message("rx_pps 500: %.0f frames/s\n", (double)got / secs);
+	assert_true(got >= 500 * secs * 0.9 && got <= 500 + 500 * secs * 1.1);
+	assert_int_equal(t_stats(t, 0).rx_drop[NETBE_DROP_RATE], 0);
+	t_free(t);
+}
+
+/* 200 frames/s out at port 1: the excess is counted as rate-limit. */
+static void tx_pps_limit(void **state)
+{
+	struct t *t = t_new(NULL);
+	struct timespec t0;
+	uint64_t got = 0, sent = 0;
+	double secs;
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, "tx_pps=200");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (elapsed(&t0) < 2.0) {
+		for (int i = 0; i < 10; i++, sent++)
+			t_send(t, 0, 0xffff, 0xa, -1);
+		t_run(t);
+		got += (uint64_t)t_recv_all(t, 1, NULL);
+		usleep(5000);
+	}
+	secs = elapsed(&t0);
+	print_message("tx_pps 200: %.0f frames/s\n", (double)got / secs);
+	/* The bucket starts full (one second's worth). */
+	assert_true(got <= 200 + 200 * secs * 1.1);
+	assert_true(got >= 200 * secs * 0.9);
+	assert_int_equal(t_stats(t, 1).tx_drop[NETBE_DROP_RATE], sent - got);
+	t_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +567,10 @@ int main(void)
 		cmocka_unit_test(lossless_two_ports),
 		cmocka_unit_test(stuck_port_stalls_nobody),
 		cmocka_unit_test(ports_added_and_removed),
+		cmocka_unit_test(capture_readable),
+		cmocka_unit_test(rx_rate_limit),
+		cmocka_unit_test(rx_pps_backpressure),
+		cmocka_unit_test(tx_pps_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,7 +160,7 @@ static void exchange(netbe_t *a, netbe_t *b, netbe_loop_t *loop)
 	cross(b, a, loop, buf, gso_frame(buf, mac_a, mac_b));
 }
 
-/* ---- in one process -------------------------------------------------------- */
+/* ---- in one process ----------------------------------------------------- */
 
 /* vale0 does not exist: the first open creates it, the ports talk. */
 static void local_ports_talk(void **state)
@@ -193,7 +193,8 @@ static void bad_specs_refused(void **state)
 	static const char *const bad[] = {
 		"vale0", "vale0:", "vale0:a b", "vale,port=x,switch=a/b",
 		"vale,switch=.x,port=y",
-		"vale0:a0123456789012345678901234567890123456789012345678901234567890123",
+		"vale0:a0123456789012345678901234567890123456789"
+		"012345678901234567890123",
 	};
 	netbe_t *be;
 
@@ -280,7 +281,7 @@ static void bad_hello(const char *name, netbe_loop_t *loop, const char *hello)
  * good hellos, a port leaving with its peer, vale ports in-process. */
 static void published_here(void **state)
 {
-	char name[32], path[256], ans[64];
+	char name[32], path[256], ans[64], long_hello[300] = { 0 };
 	netbe_switch_t *sw, *sw2;
 	netbe_loop_t *loop;
 	struct stat st;
@@ -308,6 +309,9 @@ static void published_here(void **state)
 	bad_hello(name, loop, "PORT ");
 	bad_hello(name, loop, "PORT a,b");
 	bad_hello(name, loop, "PORT \x1b[31m");
+	memset(long_hello, 'x', sizeof(long_hello) - 1);
+	memcpy(long_hello, "PORT ", 5);
+	bad_hello(name, loop, long_hello);
 	assert_int_equal(nports(sw), 0);
 
 	/* A good hello is a port until its peer closes. */
@@ -336,10 +340,74 @@ static void published_here(void **state)
 	netbe_loop_free(loop);
 }
 
+/* As uid nobody: connects to @path, sends a hello; exits 0 when the
+ * switch closed the connection without an answer. */
+static void stranger_main(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char ans[64];
+	ssize_t r;
+	int fd;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) < 0)
+		_exit(1);
+	if (setgid(65534) < 0 || setuid(65534) < 0)
+		_exit(2);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		_exit(3);
+	/* Closed before or after our hello: a broken pipe, a reset (the
+	 * hello unread), or a plain end of file - never an answer. */
+	r = send(fd, "PORT evil", 9, MSG_NOSIGNAL);
+	if (r < 0)
+		_exit(errno == EPIPE || errno == ECONNRESET ? 0 : 4);
+	r = recv(fd, ans, sizeof(ans), 0);
+	_exit(r == 0 || (r < 0 && errno == ECONNRESET) ? 0 : r > 0 ? 5 : 6);
+}
+
+/* Only our uid or root may join (needs root, to be another uid). */
+static void other_uid_refused(void **state)
+{
+	char name[32], path[256], dir[256];
+	netbe_switch_t *sw;
+	netbe_loop_t *loop;
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(name, sizeof(name), "valeu%d", (int)getpid());
+	assert_int_equal(netbe_loop_new(&loop), 0);
+	assert_int_equal(netbe_switch_new(&sw, loop, NULL), 0);
+	assert_int_equal(netbe_switch_publish(sw, name), 0);
+	/* Open the way, so that only the switch's check stands. */
+	sock_path(path, sizeof(path), name);
+	snprintf(dir, sizeof(dir), "%s/netbe", rundir);
+	assert_int_equal(chmod(rundir, 0711), 0);
+	assert_int_equal(chmod(dir, 0711), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		stranger_main(path);
+	for (int i = 0; i < WAIT_ROUNDS; i++) {
+		netbe_loop_run_once(loop, 10);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(nports(sw), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chmod(rundir, 0700), 0);
+	netbe_switch_free(sw);
+	netbe_loop_free(loop);
+}
+
 /* A vale handle outlives the switch it was a port of. */
 static void switch_freed_under_port(void **state)
 {
-	char spec[64];
 	netbe_switch_t *sw;
 	netbe_loop_t *loop;
 	netbe_t *v;
@@ -355,13 +423,12 @@ static void switch_freed_under_port(void **state)
 	assert_true(send_buf(v, buf, plain_frame(buf, bcast, mac_a, 60)) < 0);
 	netbe_cleanup(v);
 	/* The name is free: a new vale open creates the switch. */
-	snprintf(spec, sizeof(spec), "valefree:y");
-	assert_int_equal(netbe_open(&v, spec, loop, nop_cb, NULL), 0);
+	assert_int_equal(netbe_open(&v, "valefree:y", loop, nop_cb, NULL), 0);
 	netbe_cleanup(v);
 	netbe_loop_free(loop);
 }
 
-/* ---- across processes ---------------------------------------------------- */
+/* ---- across processes --------------------------------------------------- */
 
 struct child {
 	pid_t pid;
@@ -539,6 +606,7 @@ int main(void)
 		cmocka_unit_test(local_ports_talk),
 		cmocka_unit_test(bad_specs_refused),
 		cmocka_unit_test(published_here),
+		cmocka_unit_test(other_uid_refused),
 		cmocka_unit_test(switch_freed_under_port),
 		cmocka_unit_test(across_processes),
 		cmocka_unit_test(stale_socket_replaced),

@@ -148,9 +148,11 @@ static int claim_path(const char *name, const char *path)
 		return -EEXIST;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
+		int err = errno;
+
 		cli_err("cannot remove the stale socket %s: %s", path,
-			strerror(errno));
-		return -errno;
+			strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -166,8 +168,10 @@ static int bind_private(int fd, const char *path)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		r = -errno;
 	umask(old);
-	if (r == 0 && chmod(path, 0600) < 0)
+	if (r == 0 && chmod(path, 0600) < 0) {
 		r = -errno;
+		unlink(path);
+	}
 	if (r < 0)
 		cli_err("cannot bind the control socket %s: %s", path,
 			strerror(-r));
@@ -311,11 +315,18 @@ static int exchange(int fd, const char *request, char **resp)
 	return r < 0 ? r : read_all(fd, resp);
 }
 
-/* Prints @resp: an "error ..." one to stderr (1), else to @out (0). */
-static int print_response(const char *name, const char *resp, FILE *out)
+/* Prints @resp: an "error ..." one to stderr (1), else to @out (0).  Only
+ * "fdb" may answer nothing (an empty table); for the others nothing means
+ * the switch dropped the connection (busy, or stopping). */
+static int print_response(const char *name, const char *request,
+			  const char *resp, FILE *out)
 {
 	size_t n = strlen(resp);
 
+	if (n == 0 && strcmp(request, "fdb") != 0) {
+		cli_err("%s: no answer (the switch is busy or stopping)", name);
+		return EXIT_RUNTIME;
+	}
 	if (strncmp(resp, "error ", 6) != 0) {
 		fwrite(resp, 1, n, out);
 		return fflush(out) == 0 ? EXIT_OK : EXIT_RUNTIME;
@@ -350,7 +361,7 @@ int ctl_request(const char *name, const char *request, FILE *out)
 		free(resp);
 		return EXIT_RUNTIME;
 	}
-	r = print_response(name, resp, out);
+	r = print_response(name, request, resp, out);
 	free(resp);
 	return r;
 }

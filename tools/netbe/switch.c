@@ -51,7 +51,7 @@ struct switch_ctx {
 	FILE *json;
 	int live;   /* draw the table on the terminal */
 	int failed; /* an output failed: exit 1 */
-	char vm_sock[128];
+	char vm_sock[192];
 	char banner[1024];
 };
 
@@ -71,8 +71,10 @@ static void switch_usage(FILE *f)
 		"\nOptions:\n"
 		"  -n, --name NAME        serve a control socket for 'netbe port "
 		"add|del', 'netbe\n"
-		"                         stats' and 'netbe fdb' (one switch per "
-		"NAME)\n"
+		"                         stats' and 'netbe fdb', and let other "
+		"programs' ports\n"
+		"                         join as vale,switch=NAME,port=P (one "
+		"switch per NAME)\n"
 		"  -o, --opts OPTS        switch keys: aging=SEC (300), "
 		"max_macs=N (4096),\n"
 		"                         queue=FRAMES (256), lossless=on|off "
@@ -82,7 +84,8 @@ static void switch_usage(FILE *f)
 		"('-': stdout)\n"
 		"  -i, --interval SEC     refresh / JSON interval (%.1f-%.0f, "
 		"default 1)\n"
-		"  -q, --quiet            no table and no messages on stderr\n"
+		"  -q, --quiet            no live table, and nothing on stderr "
+		"but errors\n"
 		"  -d, --default          name " DEFAULT_NAME " and two ports: a "
 		"user-mode NAT uplink\n"
 		"                         (ssh -p 2222 localhost reaches the "
@@ -215,7 +218,7 @@ static int add_port(struct switch_ctx *c, const char *spec)
  * socket, and the lines that tell the user how to use them. */
 static int add_default_ports(struct switch_ctx *c)
 {
-	char dir[96], spec[256];
+	char dir[128], spec[256];
 
 	if (ctl_dir(dir, sizeof(dir)) < 0 ||
 	    (size_t)snprintf(c->vm_sock, sizeof(c->vm_sock), "%s/%s-vm.sock",
@@ -346,6 +349,21 @@ static void print_final(struct switch_ctx *c)
 	}
 }
 
+/* --name: the control socket, and the switch published under the name
+ * so that other programs' "vale,switch=NAME,port=P" ports join it. */
+static int claim_name(struct switch_ctx *c)
+{
+	int r;
+
+	if (swctl_start(&c->ctl, c->loop, c->sw, &c->view, c->o->name) < 0)
+		return -1;
+	r = netbe_switch_publish(c->sw, c->o->name);
+	if (r < 0)
+		cli_err("cannot publish switch '%s': %s", c->o->name,
+			cli_strerror(r));
+	return r;
+}
+
 /* ---- running ------------------------------------------------------------------ */
 
 static int setup(struct switch_ctx *c)
@@ -357,13 +375,13 @@ static int setup(struct switch_ctx *c)
 		return -1;
 	}
 	swview_init(&c->view, c->sw, c->o->name, c->o->interval);
-	if (c->o->name != NULL &&
-	    swctl_start(&c->ctl, c->loop, c->sw, &c->view, c->o->name) < 0)
+	if (c->o->name != NULL && claim_name(c) < 0)
 		return -1;
 	if (add_ports(c) < 0 || open_json(c) < 0)
 		return -1;
-	r = netbe_loop_add_timer(c->loop, (unsigned)(c->o->interval * 1000),
-				 1, tick_cb, c, &c->tick);
+	r = netbe_loop_add_timer(c->loop,
+				 (unsigned)(c->o->interval * 1000 + 0.5), 1,
+				 tick_cb, c, &c->tick);
 	if (r < 0) {
 		cli_err("cannot add the stats timer: %s", cli_strerror(r));
 		return -1;

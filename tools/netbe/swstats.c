@@ -139,7 +139,7 @@ static void print_summary(FILE *f, const struct swview *v, unsigned nports)
 	netbe_switch_fdb_stats(v->sw, &fs);
 	fprintf(f, "switch %s: %u port%s; MAC table %" PRIu64 " entries "
 		"(learned %" PRIu64 ", moved %" PRIu64 ", refused %" PRIu64
-		", aged %" PRIu64 "); rates over %.1f s\n",
+		", aged %" PRIu64 "); rates over %g s\n",
 		v->name ? cli_esc(v->name) : "(unnamed)", nports,
 		nports == 1 ? "" : "s", fs.entries, fs.learned, fs.moved,
 		fs.refused, fs.aged, v->interval);
