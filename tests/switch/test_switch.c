@@ -419,6 +419,72 @@ static void ports_added_and_removed(void **state)
 	t_free(t);
 }
 
+/* ---- offloads ------------------------------------------------------------------------ */
+
+/* A port "pN" on an offload pipe: its peer speaks 12-byte headers with
+ * every offload. */
+static void t_port_offload(struct t *t)
+{
+	char pipe[48], spec[160];
+
+	snprintf(pipe, sizeof(pipe), "pipe:swt%u,offload=on", ++seq);
+	assert_int_equal(netbe_open(&t->peer[t->np], pipe, t->loop, nop_cb,
+				    NULL), 0);
+	assert_int_equal(netbe_set_cap(t->peer[t->np], NETBE_OFFLOAD_MASK,
+				       12), 0);
+	snprintf(spec, sizeof(spec), "%s,id=p%d", pipe, t->np);
+	assert_int_equal(netbe_switch_add_port(t->sw, spec), t->np);
+	t->np++;
+}
+
+/* A 12-byte TSO header and a TCP/IPv4 frame of @payload bytes. */
+static size_t tso_frame(uint8_t *b, size_t payload)
+{
+	const uint8_t h[12] = { 1, 1, 54, 0, 0xa8, 0x05, 34, 0, 16, 0 };
+	uint8_t *e = b + 12, *ip = e + 14, *tcp = ip + 20;
+	size_t iplen = 40 + payload;
+
+	memcpy(b, h, 12); /* NEEDS_CSUM, TCPV4, hdr_len 54, gso 1448 */
+	memset(e, 0, 54);
+	put_mac(e, 0xc0);   /* unknown: flooded */
+	put_mac(e + 6, 0xa);
+	e[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(iplen >> 8);
+	ip[3] = (uint8_t)iplen;
+	ip[8] = 64;
+	ip[9] = 6;
+	ip[12] = 192, ip[15] = 1, ip[16] = 192, ip[19] = 2;
+	tcp[12] = 0x50;
+	tcp[13] = 0x10;
+	for (size_t i = 0; i < payload; i++)
+		tcp[20 + i] = (uint8_t)i;
+	return 12 + 54 + payload;
+}
+
+/* GSO frames cross whole to a port that takes them, and are segmented
+ * once for a port that cannot. */
+static void gso_whole_or_segmented(void **state)
+{
+	static uint8_t b[12 + 65536], in[12 + 65536];
+	struct t *t = t_new(NULL);
+	struct iovec v = { b, tso_frame(b, 60000) }, r = { in, sizeof(in) };
+	int segs = 0;
+
+	(void)state;
+	t_port_offload(t);
+	t_port_offload(t);
+	t_port(t, NULL); /* no offloads, no header */
+	assert_int_equal(netbe_send(t->peer[0], &v, 1), (ssize_t)v.iov_len);
+	t_run(t);
+	assert_int_equal(netbe_recv(t->peer[1], &r, 1), (ssize_t)v.iov_len);
+	assert_int_equal(in[1], 1); /* still GSO TCPV4 */
+	while (netbe_recv(t->peer[2], &r, 1) > 0)
+		segs++;
+	assert_int_equal(segs, (60000 + 1447) / 1448);
+	t_free(t);
+}
+
 /* ---- capture and rate limits ---------------------------------------------------- */
 
 static void capture_readable(void **state)
@@ -567,6 +633,7 @@ int main(void)
 		cmocka_unit_test(lossless_two_ports),
 		cmocka_unit_test(stuck_port_stalls_nobody),
 		cmocka_unit_test(ports_added_and_removed),
+		cmocka_unit_test(gso_whole_or_segmented),
 		cmocka_unit_test(capture_readable),
 		cmocka_unit_test(rx_rate_limit),
 		cmocka_unit_test(rx_pps_backpressure),

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -29,6 +30,7 @@
 #define DEFAULT_SSH "ssh -p 2222 localhost"
 #define INTERVAL_MIN 0.1
 #define INTERVAL_MAX 86400.0
+#define BUSY_POLL_MAX 1000000 /* microseconds: one second */
 
 struct switch_opts {
 	const char *name;
@@ -37,6 +39,7 @@ struct switch_opts {
 	unsigned nports;
 	const char *json; /* NULL, "-" or a file */
 	double interval;
+	long busy_poll; /* microseconds of polling after an event; 0: block */
 	int quiet;
 	int dflt;
 };
@@ -60,8 +63,9 @@ static void switch_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG_NAME " switch [--name NAME] [--opts OPTS] "
 		"[--port SPEC]... [--stats-json FILE|-]\n"
-		"                    [--interval SEC] [--quiet] [--default] "
-		"[PORTSPEC...]\n"
+		"                    [--interval SEC] [--busy-poll USEC] "
+		"[--quiet] [--default]\n"
+		"                    [PORTSPEC...]\n"
 		"A learning Ethernet switch whose ports are backends (tap, "
 		"stream, slirp, pipe ...),\n"
 		"until SIGINT or SIGTERM; then every port's counters.  On a "
@@ -84,6 +88,12 @@ static void switch_usage(FILE *f)
 		"('-': stdout)\n"
 		"  -i, --interval SEC     refresh / JSON interval (%.1f-%.0f, "
 		"default 1)\n"
+		"  -b, --busy-poll USEC   after each event, poll the ports "
+		"without sleeping for\n"
+		"                         up to USEC microseconds (0-%d, "
+		"default 0: sleep at\n"
+		"                         once); lower latency for a core "
+		"spinning meanwhile\n"
 		"  -q, --quiet            no live table, and nothing on stderr "
 		"but errors\n"
 		"  -d, --default          name " DEFAULT_NAME " and two ports: a "
@@ -106,7 +116,7 @@ static void switch_usage(FILE *f)
 		"  " PROG_NAME " port add lab stream,listen=unix:/tmp/vm3.sock,"
 		"id=vm3\n"
 		"  " PROG_NAME " switch --default\n",
-		INTERVAL_MIN, INTERVAL_MAX);
+		INTERVAL_MIN, INTERVAL_MAX, BUSY_POLL_MAX);
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -117,6 +127,7 @@ static const struct option switch_options[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "stats-json", required_argument, NULL, 'j' },
 	{ "interval", required_argument, NULL, 'i' },
+	{ "busy-poll", required_argument, NULL, 'b' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "default", no_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -140,6 +151,21 @@ static int parse_interval(const char *s, double *out)
 	return -1;
 }
 
+static int parse_busy_poll(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 ||
+	    v > BUSY_POLL_MAX)
+		return cli_usage_err("switch", "--busy-poll: '%s' is not "
+				     "0-%d microseconds", s, BUSY_POLL_MAX);
+	*out = v;
+	return -1;
+}
+
 static int parse_opt(struct switch_opts *o, int opt, char **argv)
 {
 	switch (opt) {
@@ -157,6 +183,8 @@ static int parse_opt(struct switch_opts *o, int opt, char **argv)
 		return -1;
 	case 'i':
 		return parse_interval(optarg, &o->interval);
+	case 'b':
+		return parse_busy_poll(optarg, &o->busy_poll);
 	case 'q':
 		o->quiet = 1;
 		return -1;
@@ -180,7 +208,7 @@ static int parse_args(struct switch_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:qdvh",
+	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:b:qdvh",
 				  switch_options, NULL)) != -1) {
 		r = parse_opt(o, opt, argv);
 		if (r >= 0)
@@ -391,6 +419,38 @@ static int setup(struct switch_ctx *c)
 	return 0;
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* --busy-poll: block for an event, then poll without sleeping until
+ * busy_poll microseconds pass with nothing to do (each event restarts
+ * the clock), so that the next frame finds the loop awake.  The stats
+ * timer is one of the loop's fds: blocking with -1 still wakes for it. */
+static int busy_poll_once(struct switch_ctx *c)
+{
+	long long deadline;
+	int r = netbe_loop_run_once(c->loop, -1);
+
+	if (r < 0)
+		return r;
+	deadline = now_us() + c->o->busy_poll;
+	while (!cli_stop_requested() && !c->failed) {
+		r = netbe_loop_run_once(c->loop, 0);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			deadline = now_us() + c->o->busy_poll;
+		else if (now_us() >= deadline)
+			break;
+	}
+	return 0;
+}
+
 /* Runs until a signal (0) or a failure (-1). */
 static int run_loop(struct switch_ctx *c)
 {
@@ -398,7 +458,8 @@ static int run_loop(struct switch_ctx *c)
 
 	cli_set_stop_loop(c->loop);
 	while (!cli_stop_requested() && !c->failed && r == 0) {
-		r = netbe_loop_run(c->loop);
+		r = c->o->busy_poll > 0 ? busy_poll_once(c)
+					: netbe_loop_run(c->loop);
 		if (r < 0 && r != -EINTR)
 			cli_err("loop: %s", strerror(-r));
 		else
