@@ -112,6 +112,13 @@ check "switch without ports" "rc_is 2" "err_has '^netbe: switch: no ports'"
 run switch --interval 0 pipe:x
 check "switch --interval 0" "rc_is 2" "err_has '^netbe: switch: --interval'"
 
+run switch --busy-poll 5x pipe:x
+check "switch --busy-poll 5x" "rc_is 2" \
+	"err_has \"^netbe: switch: --busy-poll: '5x'\""
+
+run switch --busy-poll -1 pipe:x
+check "switch --busy-poll -1" "rc_is 2" "err_has '^netbe: switch: --busy-poll'"
+
 run switch --name 'a/b' pipe:x
 check "switch --name with a slash" "rc_is 2" \
 	"err_has '^netbe: switch: invalid switch name'"
@@ -289,6 +296,17 @@ check "switch --stats-json - stops on SIGTERM with JSON lines" "rc_is 0" \
 	"out_has '\"name\":\"a\".*\"name\":\"b\"'" \
 	"out_has '\"rx_drops\":\\{\\}'" "out_has '\"fdb\":\\{\"entries\":0'"
 
+# --busy-poll 50: accepted; the JSON timer still ticks and SIGTERM stops
+# the polling loop as it stops the blocking one.
+start_bg "$tmp/sw" switch --quiet --busy-poll 50 --stats-json - \
+	--interval 0.3 pipe:cli-x,id=a pipe:cli-y,id=b
+sleep 1
+stop_bg "$pid" TERM
+cp "$tmp/sw.out" "$tmp/out"
+cp "$tmp/sw.err" "$tmp/err"
+check "switch --busy-poll 50 runs, ticks and stops on SIGTERM" "rc_is 0" \
+	"err_empty" "json_ok" "[ \$(wc -l <\"\$tmp/out\") -ge 3 ]"
+
 start_bg "$tmp/sw" switch pipe:cli-x,id=a pipe:cli-y
 sleep 0.5
 stop_bg "$pid" INT
@@ -408,12 +426,24 @@ start_bg "$tmp/tr" switch --name "$name" --quiet \
 	"stream,listen=unix:$s-a.sock,id=a" "stream,listen=unix:$s-b.sock,id=b" \
 	"stream,listen=unix:$s-c.sock,id=c"
 wait_file "$XDG_RUNTIME_DIR/netbe/$name.ctl"
-"$NETBE" bench --mode rx -d 2 "stream,connect=unix:$s-b.sock" \
+"$NETBE" bench --mode rx -d 3 "stream,connect=unix:$s-b.sock" \
 	>"$tmp/rx.out" 2>&1 &
 rx=$!
 sleep 0.3
-"$NETBE" bench --mode tx -d 1 "stream,connect=unix:$s-a.sock" >/dev/null 2>&1
+"$NETBE" bench --mode tx -d 2 "stream,connect=unix:$s-a.sock" >/dev/null 2>&1 &
+tx=$!
+# Ports come and go while the traffic flows.
+churn=0
+for i in 1 2 3 4 5; do
+	"$NETBE" port add "$name" "pipe:churn$i,id=d" >/dev/null 2>&1 &&
+		"$NETBE" port del "$name" d >/dev/null 2>&1 &&
+		churn=$((churn + 1))
+	sleep 0.1
+done
+wait "$tx"
 wait "$rx"
+echo 0 >"$tmp/rc"
+check "ports added and removed while frames flow" "[ $churn = 5 ]"
 run fdb "$name"
 check "fdb: the sender's MAC learnt on port a" "rc_is 0" \
 	"out_has '^1 02:00:00:00:00:01 a [0-9]+$'"
