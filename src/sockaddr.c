@@ -13,12 +13,30 @@
  *   which after a crash is a stale socket file.  We remove it only when
  *   it is a socket *and* connecting to it is refused - so a live peer's
  *   socket, or a regular file the user mistyped, is never deleted.
+ *
+ *   Permissions.  bind() creates the socket file with a mode that follows
+ *   the caller's umask (0777 & ~umask: world-writable under umask 000),
+ *   and whoever may write the file may connect or send to it.  The umask
+ *   is process-wide, so we never touch it.  Instead, on Linux the file
+ *   takes the socket inode's mode masked by the umask, so fchmod(fd, 0600)
+ *   before bind() makes the file at most 0600 from its first instant;
+ *   then we chown it to group= and chmod it to the exact mode= (0600 by
+ *   default) by path, after checking it is still a socket, before the
+ *   caller lets anyone in: a stream listener calls listen() afterwards
+ *   (connecting before listen() is refused), a datagram socket connects
+ *   to its peer and discards what was queued meanwhile.  Should a kernel
+ *   ignore the fchmod, those two rules still close the window.  (Binding
+ *   in a private directory and renaming into place would also work, but
+ *   the socket keeps the temporary name as its address, which peers see
+ *   as the sender of every datagram.)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -227,6 +245,96 @@ int netbe__sockaddr_bind_unix(int fd, const struct netbe__sockaddr *a,
 				  who, a->text);
 	return netbe__err(-err, "%s %s: bind: %s", who, a->text,
 			  strerror(err));
+}
+
+static int parse_mode(const char *s, const char *who, unsigned *mode)
+{
+	unsigned long v;
+	char *end;
+
+	*mode = NETBE__UNIX_MODE_DEFAULT;
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (*s < '0' || *s > '7' || *end || errno || v > 0777 ||
+	    (v & 0600) != 0600)
+		return netbe__err(-EINVAL, "%s: mode=%s: expected octal "
+				  "permission bits 600-777 that keep the "
+				  "owner's rw (600 default, 660: the group "
+				  "too, 666: everyone)", who, s);
+	*mode = (unsigned)v;
+	return 0;
+}
+
+/* A group name, or a GID when @s is all digits. */
+static int parse_group(const char *s, const char *who, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	unsigned long v;
+
+	*gid = (gid_t)-1;
+	if (!s)
+		return 0;
+	if (netbe__parse_uint(s, (gid_t)-2, &v) == 0) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) == 0 && res) {
+		*gid = res->gr_gid;
+		return 0;
+	}
+	return netbe__err(-EINVAL, "%s: group=%s: no such group; expected "
+			  "a group name or a numeric GID", who, s);
+}
+
+int netbe__unix_perms_parse(const char *mode, const char *group,
+			    const char *who, struct netbe__unix_perms *out)
+{
+	int r = parse_mode(mode, who, &out->mode);
+
+	return r < 0 ? r : parse_group(group, who, &out->gid);
+}
+
+/* Gives the socket file at @a its group and exact mode. */
+static int unix_set_perms(const struct netbe__sockaddr *a,
+			  const struct netbe__unix_perms *perms,
+			  const char *who)
+{
+	const char *path = netbe__sockaddr_path(a);
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return netbe__err(-EEXIST, "%s %s: the socket file was "
+				  "replaced right after bind", who, a->text);
+	if (perms->gid != (gid_t)-1 &&
+	    lchown(path, (uid_t)-1, perms->gid) < 0)
+		return netbe__err(-errno, "%s %s: group=%u: chown: %s (the "
+				  "owner must be a member of the group)", who,
+				  a->text, (unsigned)perms->gid,
+				  strerror(errno));
+	if (chmod(path, perms->mode) < 0)
+		return netbe__err(-errno, "%s %s: mode=%o: chmod: %s", who,
+				  a->text, perms->mode, strerror(errno));
+	return 0;
+}
+
+int netbe__sockaddr_bind_unix_perms(int fd, const struct netbe__sockaddr *a,
+				    const struct netbe__unix_perms *perms,
+				    const char *who)
+{
+	int r;
+
+	/* Linux: the file gets this mode & ~umask at bind (see above). */
+	(void)fchmod(fd, NETBE__UNIX_MODE_DEFAULT);
+	r = netbe__sockaddr_bind_unix(fd, a, who);
+	if (r < 0)
+		return r;
+	r = unix_set_perms(a, perms, who);
+	if (r < 0 && r != -EEXIST)
+		unlink(netbe__sockaddr_path(a));
+	return r;
 }
 
 void netbe__sockaddr_format(const struct sockaddr *sa, socklen_t len,

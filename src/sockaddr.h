@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 enum netbe__sa_proto {
 	NETBE__SA_UNIX = 1,
@@ -46,6 +47,36 @@ bool netbe__sockaddr_is_mcast(const struct netbe__sockaddr *a);
  */
 int netbe__sockaddr_bind_unix(int fd, const struct netbe__sockaddr *a,
 			      const char *who);
+
+/* Who may use a unix socket file netbe creates (mode=, group=). */
+struct netbe__unix_perms {
+	unsigned mode;	/* permission bits: 0600 unless mode= widens them */
+	gid_t gid;	/* group= to give the file; (gid_t)-1 keeps ours */
+};
+
+#define NETBE__UNIX_MODE_DEFAULT 0600
+
+/*
+ * Parses the values of mode= (octal bits 600-777 that keep the owner's
+ * read and write) and group= (a name or a numeric GID); either may be
+ * NULL for the default.  Returns 0 or -EINVAL with the error set, naming
+ * @who and the valid choices.
+ */
+int netbe__unix_perms_parse(const char *mode, const char *group,
+			    const char *who, struct netbe__unix_perms *out);
+
+/*
+ * netbe__sockaddr_bind_unix(), then gives the socket file @perms (group
+ * first, then the exact mode) whatever the umask.  The file is never
+ * wider than 0600 in between.  No one can connect to a stream socket
+ * before listen(), so a caller that listens afterwards has no window;
+ * a datagram socket must throw away what was queued before this returned
+ * (see dgram.c).  On failure the file is removed.  Returns 0 or -errno
+ * with the error set.
+ */
+int netbe__sockaddr_bind_unix_perms(int fd, const struct netbe__sockaddr *a,
+				    const struct netbe__unix_perms *perms,
+				    const char *who);
 
 /* The unix path of @a ("" for other families). */
 const char *netbe__sockaddr_path(const struct netbe__sockaddr *a);

@@ -15,6 +15,18 @@
  *   reconnect= retries every MS milliseconds; meanwhile send() fails with
  *   -ENOTCONN and the core counts it.
  *
+ *   Who may connect.  A unix listener's socket file is 0600 whatever the
+ *   umask (mode= widens it, group= gives it to a group; sockaddr.c sets
+ *   them between bind() and listen(), so no one connects in between):
+ *   the file's mode decides who may open it.  allow_uid=UID;UID... then
+ *   narrows that to peers whose SO_PEERCRED uid is listed, checked on
+ *   accept.  A refused peer is closed at once, before any of its bytes
+ *   is read, logged (WARN, with its uid and pid, under the port's label)
+ *   and counted as one rx drop of reason "malformed" - the public drop
+ *   reasons have no better name for it, and an rx drop is what `netbe
+ *   stats` shows an operator.  A TCP listener has no such check: use a
+ *   loopback address or a firewall.
+ *
  *   File descriptors.  The core watches be->fd for "frames may be ready",
  *   but the connected socket comes and goes.  So be->fd is a private epoll
  *   set (rx_ep) that holds the connected socket while there is one, plus
@@ -60,6 +72,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -73,6 +86,7 @@
 /* iovec entries of one sendmsg(): length + frame entries per frame. */
 #define STREAM_TX_IOV 128
 #define STREAM_DROP_DELAY_MS 1
+#define STREAM_ALLOW_MAX 32 /* uids in allow_uid= */
 
 enum stream_tag { TAG_CONN = 1, TAG_PENDING, TAG_LISTEN, TAG_CONNECTING };
 
@@ -81,6 +95,9 @@ struct stream_priv {
 	struct netbe__sockaddr addr;
 	bool listening;		/* listen= (else connect=) */
 	bool unlink_path;	/* we bound a unix path */
+	struct netbe__unix_perms perms; /* listen=unix: the file's mode */
+	uid_t allow[STREAM_ALLOW_MAX];	/* allow_uid=: peers let in */
+	unsigned nallow;		/* 0: any peer that can connect */
 	unsigned reconnect_ms;	/* 0: no reconnect */
 	int rx_ep, ctl_ep;	/* private epoll sets, see above */
 	struct netbe__evflag pending; /* readable: frames buffered */
@@ -105,6 +122,17 @@ static const struct netbe_option stream_options[] = {
 	  .help = "with connect: retry every MS milliseconds while "
 		  "disconnected (default: no retry)",
 	  .min = 1, .max = 3600000 },
+	{ .key = "mode", .type = NETBE_OPT_STRING,
+	  .help = "with listen=unix: the socket file's octal mode, whatever "
+		  "the umask (default 600: only our user; 660 adds group=)" },
+	{ .key = "group", .type = NETBE_OPT_STRING,
+	  .help = "with listen=unix: give the socket file to group NAME or "
+		  "GID (use with mode=660)" },
+	{ .key = "allow_uid", .type = NETBE_OPT_STRING,
+	  .help = "with listen=unix: accept only peers whose uid "
+		  "(SO_PEERCRED) is listed, UID[;UID...]; others are closed, "
+		  "logged and counted as rx drops (default: anyone the mode "
+		  "lets in)" },
 	{ .key = NULL },
 };
 
@@ -222,6 +250,39 @@ static void stream_conn_accepted(struct stream_priv *p, int fd)
 	pthread_mutex_unlock(&p->rx_lock);
 }
 
+static bool stream_uid_allowed(const struct stream_priv *p, uid_t uid)
+{
+	for (unsigned i = 0; i < p->nallow; i++)
+		if (p->allow[i] == uid)
+			return true;
+	return p->nallow == 0;
+}
+
+/* A unix peer: names it by its credentials; false when allow_uid=
+ * refuses it (then it is logged and counted; the caller closes it). */
+static bool stream_unix_peer_ok(struct stream_priv *p, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		netbe__q_log(p->bq, NETBE_LOG_WARN, "stream: %s: SO_PEERCRED: "
+			     "%s; refusing the peer", p->addr.text,
+			     strerror(errno));
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_MALFORMED, 1);
+		return false;
+	}
+	snprintf(p->peer, sizeof(p->peer), "unix peer uid %u pid %d",
+		 (unsigned)cr.uid, (int)cr.pid);
+	if (stream_uid_allowed(p, cr.uid))
+		return true;
+	netbe__q_log(p->bq, NETBE_LOG_WARN, "stream: %s: refused %s: uid "
+		     "not in allow_uid=; connection closed", p->addr.text,
+		     p->peer);
+	netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_MALFORMED, 1);
+	return false;
+}
+
 static void stream_on_accept(struct stream_priv *p)
 {
 	struct sockaddr_storage ss;
@@ -237,6 +298,10 @@ static void stream_on_accept(struct stream_priv *p)
 	}
 	netbe__sockaddr_format((struct sockaddr *)&ss, len, p->peer,
 			       sizeof(p->peer));
+	if (p->addr.proto == NETBE__SA_UNIX && !stream_unix_peer_ok(p, fd)) {
+		close(fd);
+		return;
+	}
 	stream_conn_accepted(p, fd);
 	netbe__log(NETBE_LOG_INFO, "stream: %s: %s connected; serving "
 		   "one peer at a time, later ones wait in the backlog until "
@@ -671,7 +736,9 @@ static int stream_open_listen(struct stream_priv *p)
 		return netbe__err(-errno, "%s %s: socket: %s", who,
 				  p->addr.text, strerror(errno));
 	if (p->addr.proto == NETBE__SA_UNIX) {
-		r = netbe__sockaddr_bind_unix(fd, &p->addr, who);
+		/* The file's mode is final before listen(), below. */
+		r = netbe__sockaddr_bind_unix_perms(fd, &p->addr, &p->perms,
+						    who);
 		p->unlink_path = r == 0;
 	} else {
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
@@ -717,6 +784,49 @@ static int stream_open_connect(struct stream_priv *p)
 		   "%u ms", p->addr.text, strerror(err), p->reconnect_ms);
 	stream_arm_timer(p, p->reconnect_ms);
 	return 0;
+}
+
+/* allow_uid=UID[;UID...] */
+static int stream_parse_allow(struct stream_priv *p, const char *s)
+{
+	char buf[512], *save = NULL, *tok;
+	unsigned long uid;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ";", &save); tok;
+	     tok = strtok_r(NULL, ";", &save)) {
+		if (netbe__parse_uint(tok, (uid_t)-2, &uid) < 0 ||
+		    p->nallow == STREAM_ALLOW_MAX)
+			return netbe__err(-EINVAL, "stream: allow_uid=%s: "
+					  "expected 1-%d numeric uids "
+					  "separated by ';' (allow_uid=0;1000)",
+					  s, STREAM_ALLOW_MAX);
+		p->allow[p->nallow++] = (uid_t)uid;
+	}
+	if (p->nallow == 0)
+		return netbe__err(-EINVAL, "stream: allow_uid=%s: expected at "
+				  "least one numeric uid", s);
+	return 0;
+}
+
+/* mode=, group=, allow_uid=: only for listen=unix:. */
+static int stream_parse_access(struct stream_priv *p,
+			       const struct netbe__opts *o)
+{
+	const char *mode = netbe__opt_str(o, "mode", NULL);
+	const char *group = netbe__opt_str(o, "group", NULL);
+	const char *allow = netbe__opt_str(o, "allow_uid", NULL);
+	int r;
+
+	if ((mode || group || allow) &&
+	    (!p->listening || p->addr.proto != NETBE__SA_UNIX))
+		return netbe__err(-EINVAL, "stream: mode=, group= and "
+				  "allow_uid= apply to listen=unix:/path "
+				  "only");
+	r = netbe__unix_perms_parse(mode, group, "stream", &p->perms);
+	if (r == 0 && allow)
+		r = stream_parse_allow(p, allow);
+	return r;
 }
 
 static int stream_parse_mode(struct stream_priv *p, const struct netbe__opts *o)
@@ -802,6 +912,8 @@ static int stream_open(struct netbe__queue *bq, const struct netbe__opts *o,
 	pthread_mutex_init(&p->rx_lock, NULL);
 	pthread_mutex_init(&p->tx_lock, NULL);
 	r = stream_parse_mode(p, o);
+	if (r == 0)
+		r = stream_parse_access(p, o);
 	if (r == 0)
 		r = stream_alloc_state(p);
 	if (r == 0)

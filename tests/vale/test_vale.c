@@ -193,8 +193,9 @@ static void bad_specs_refused(void **state)
 	static const char *const bad[] = {
 		"vale0", "vale0:", "vale0:a b", "vale,port=x,switch=a/b",
 		"vale,switch=.x,port=y",
-		"vale0:a0123456789012345678901234567890123456789"
-		"012345678901234567890123",
+		/* a 64-character port name: one too long */
+		("vale0:a0123456789012345678901234567890123456789"
+		 "012345678901234567890123"),
 	};
 	netbe_t *be;
 
