@@ -7,6 +7,7 @@
  *
  *   usage: rawsend IFNAME [--size BYTES] [--duration SEC]
  *                         [--mmsg N (sendmmsg, N frames per call)]
+ *                         [--pps RATE (paced: at most RATE frames/s)]
  *
  * Prints the same JSON line as "netbe bench" (mode "raw" or "rawmmsg").
  * The frame goes to a locally administered unicast MAC with EtherType
@@ -55,13 +56,14 @@ int main(int argc, char **argv)
 	struct iovec iov;
 	size_t size = 64;
 	double dur = 5, t0, c0, wall, cpu, end;
+	double pps = 0; /* 0: as fast as possible */
 	unsigned mmsg = 0;
 	uint64_t frames = 0, fails = 0;
 	int fd;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: rawsend IFNAME [--size B] "
-				"[--duration S] [--mmsg N]\n");
+				"[--duration S] [--mmsg N] [--pps RATE]\n");
 		return 2;
 	}
 	for (int i = 2; i + 1 < argc; i += 2) {
@@ -71,6 +73,8 @@ int main(int argc, char **argv)
 			dur = strtod(argv[i + 1], NULL);
 		else if (!strcmp(argv[i], "--mmsg"))
 			mmsg = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--pps"))
+			pps = strtod(argv[i + 1], NULL);
 	}
 	if (size < 60 || size > sizeof(f) || mmsg > MMSG_MAX) {
 		fprintf(stderr, "rawsend: bad --size or --mmsg\n");
@@ -88,6 +92,20 @@ int main(int argc, char **argv)
 	c0 = cpu_s();
 	end = t0 + dur;
 	while (now_s() < end) {
+		/* paced: sleep until the frames sent so far are due */
+		if (pps > 0) {
+			double due = t0 + (double)(frames + fails) / pps,
+			       wait = due - now_s();
+
+			if (wait > 0) {
+				struct timespec ts = {
+					(time_t)wait,
+					(long)((wait - (double)(time_t)wait) *
+					       1e9) };
+
+				nanosleep(&ts, NULL);
+			}
+		}
 		if (mmsg) {
 			int r = sendmmsg(fd, mm, mmsg, 0);
 

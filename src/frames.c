@@ -13,9 +13,10 @@
  *   load-then-store lost updates under load (68-357 per 4 s in one run).
  *
  *   The unit is the frontend's frame.  A GSO frame the engine cuts into
- *   segments is one frame sent when every segment went out; when the
- *   backend filled up partway, vnet.c returns -ENOBUFS and the frame is
- *   one frame dropped ("full"), not to be sent again (part of it left).
+ *   segments is one frame sent once the backend took its first segment:
+ *   vnet.c keeps what the backend refused after that and sends it before
+ *   anything else.  Only when it cannot keep them (out of memory) is the
+ *   frame one frame dropped ("full", -ENOBUFS), not to be sent again.
  *
  *   Batches: frames before the first refusal are accepted; the refused
  *   frame and every one after it were not, and each counts as dropped
@@ -167,6 +168,10 @@ static ssize_t send_one(netbe_t *be, const struct iovec *iov, int iovcnt)
 NETBE__EXPORT ssize_t netbe_send(netbe_t *be, const struct iovec *iov,
 				 int iovcnt)
 {
+	if (netbe__vnet_tx_flush(be) < 0) { /* a frame's rest goes first */
+		count_tx_fail(be, -EAGAIN, 1);
+		return -EAGAIN;
+	}
 	return send_one(be, iov, iovcnt);
 }
 
@@ -293,9 +298,14 @@ NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 	struct batch b = { 0 };
 
 	while (b.done < n) {
-		int run = be->ops->send_batch
-				  ? tx_run(be, msgs + b.done, n - b.done) : 0;
+		int run;
 
+		if (netbe__vnet_tx_flush(be) < 0) { /* a frame's rest first */
+			b.stop = -EAGAIN;
+			break;
+		}
+		run = be->ops->send_batch ? tx_run(be, msgs + b.done,
+						    n - b.done) : 0;
 		if (run ? !send_native(be, msgs + b.done, run, &b)
 			: !send_single(be, &msgs[b.done], &b))
 			break;

@@ -21,9 +21,11 @@
  *   the backend: what the backend carries natively (be->be_caps, with a
  *   header) passes through, the rest is finished in software (offload.c)
  *   before the backend sees it.  A segmented frame counts as one frame of
- *   the frontend's bytes; segments a full backend refuses after the first
- *   was taken are lost (the frontend's TCP retransmits, as after a full
- *   NIC queue) and counted in tx_drops.  A frame whose header does not
+ *   the frontend's bytes.  Segments a full backend refuses after it took
+ *   the first are kept (copied) and sent before anything else; until they
+ *   are gone, sends are refused with -EAGAIN, so a frontend that waits
+ *   for room (netbe_tx_wait) loses nothing (the stream path lost TCP
+ *   segments in the middle of GSO frames before).  A frame whose header does not
  *   match its content is refused with -EINVAL (tx_errors) and logged.
  *
  *   Receive is the mirror image: a backend that may deliver offloaded
@@ -65,6 +67,10 @@ struct netbe__offl_state {
 	struct iovec tx_iov[TX_IOV];
 	uint8_t tx_arena[TX_BATCH * SEG_HDR_ROOM];
 	struct netbe_vnet_hdr tx_hdrs[TX_BATCH]; /* translated batches */
+	/* segments of a frame the backend took in part, kept to finish */
+	bool took;		  /* the frame being cut: a segment went */
+	struct iovec *held;	  /* linear copies, oldest first */
+	int nheld, held_head;
 	/* receive: frames queued for the frontend, all under one header */
 	uint8_t *bounce;
 	struct netbe__offl_out rx;
@@ -111,6 +117,11 @@ void netbe__vnet_free(netbe_t *be)
 
 	if (!s)
 		return;
+	while (s->nheld) {
+		free(s->held[s->held_head++].iov_base);
+		s->nheld--;
+	}
+	free(s->held);
 	free(s->bounce);
 	free(s->rx.arena);
 	free(s->rx.msgs);
@@ -282,9 +293,8 @@ static ssize_t tx_translate(netbe_t *be, const struct iovec *iov, int iovcnt,
 }
 
 /* Passes segments to the backend: natively batched when it can. */
-static int tx_emit(void *arg, struct netbe_msg *msgs, int n)
+static int tx_out(netbe_t *be, struct netbe_msg *msgs, int n)
 {
-	netbe_t *be = arg;
 	int i;
 
 	if (be->ops->send_batch)
@@ -297,6 +307,73 @@ static int tx_emit(void *arg, struct netbe_msg *msgs, int n)
 		msgs[i].len = (size_t)r;
 	}
 	return n;
+}
+
+/* Keeps a linear copy of segment @m to send later; false without room. */
+static bool tx_hold(struct netbe__offl_state *s, const struct netbe_msg *m)
+{
+	size_t len = netbe__iov_len(m->iov, m->iovcnt);
+	void *p;
+
+	if (!s->held &&
+	    !(s->held = calloc(NETBE__OFFL_MAX_SEGS, sizeof(*s->held))))
+		return false;
+	if (s->held_head + s->nheld >= NETBE__OFFL_MAX_SEGS || !(p = malloc(len)))
+		return false;
+	netbe__iov_to_buf(m->iov, m->iovcnt, 0, p, len);
+	s->held[s->held_head + s->nheld++] = (struct iovec){ p, len };
+	return true;
+}
+
+/*
+ * The engine's sink.  Once the backend took a segment of the frame, the
+ * frame is sent: what the backend refuses after that is kept (copied)
+ * and goes out first on the next send (netbe__vnet_tx_flush), so a full
+ * backend never loses the middle of a TCP segment train.  A frame the
+ * backend refused from its first segment is refused whole (-EAGAIN).
+ */
+static int tx_emit(void *arg, struct netbe_msg *msgs, int n)
+{
+	netbe_t *be = arg;
+	struct netbe__offl_state *s = be->offl;
+	int r = s->nheld ? 0 : tx_out(be, msgs, n), i;
+
+	if (r == n)
+		return n;
+	if (r < 0 && r != -EAGAIN && r != -ENOBUFS)
+		return s->took ? n : r; /* a failing backend: lost either way */
+	r = r < 0 ? 0 : r;
+	if (!s->took && r == 0)
+		return -EAGAIN;
+	for (i = r; i < n; i++)
+		if (!tx_hold(s, &msgs[i]))
+			return i;
+	s->took = true;
+	return n;
+}
+
+int netbe__vnet_tx_flush(netbe_t *be)
+{
+	struct netbe__offl_state *s = be->offl;
+	struct netbe_msg m[TX_BATCH];
+	int k, r;
+
+	while (s && s->nheld) {
+		k = s->nheld < TX_BATCH ? s->nheld : TX_BATCH;
+		for (int i = 0; i < k; i++)
+			m[i] = (struct netbe_msg){ &s->held[s->held_head + i],
+						   1, 0 };
+		r = tx_out(be, m, k);
+		if (r < 0 && r != -EAGAIN && r != -ENOBUFS)
+			r = k; /* the backend failed: they are lost */
+		for (int i = 0; i < (r > 0 ? r : 0); i++, s->nheld--)
+			free(s->held[s->held_head++].iov_base);
+		if (!s->nheld)
+			s->held_head = 0;
+		if (r < k)
+			return -EAGAIN;
+	}
+	return 0;
 }
 
 /* Checksums or segments in software what the backend cannot carry. */
@@ -318,10 +395,11 @@ static ssize_t tx_soft(netbe_t *be, const struct iovec *iov, int iovcnt,
 		return tx_refuse(be, hdr, why);
 	s->tx.pre = &s->zero;
 	s->tx.pre_len = be->bq.hdr_len;
+	s->took = false;
 	r = netbe__offl_emit(&s->frame, s->in, n, &s->tx, tx_emit, be);
 	if (r <= 0)
 		return r < 0 ? r : -EAGAIN;
-	/* Part of the frame left: it is one frame dropped, not to resend. */
+	/* Out of memory to keep the rest: one frame dropped, not to resend. */
 	if ((unsigned)r < s->frame.nsegs)
 		return -ENOBUFS;
 	return (ssize_t)total;

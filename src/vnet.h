@@ -32,6 +32,9 @@ bool netbe__vnet_rx_held(const netbe_t *be);
  * -errno. */
 int netbe__vnet_send_batch(netbe_t *be, struct netbe_msg *msgs, int n,
 			   int *tried);
+/* Sends the segments kept from a frame the backend took in part: 0 when
+ * none are left, -EAGAIN when some are (sending thread). */
+int netbe__vnet_tx_flush(netbe_t *be);
 /* Frees @be's offload state (be->offl). */
 void netbe__vnet_free(netbe_t *be);
 

@@ -80,6 +80,47 @@ static void held_segments_call_back(void **state)
 	assert_int_equal(n, (GSO_PAYLOAD + MSS - 1) / MSS);
 }
 
+/* ---- a segmented frame the backend takes in part -------------------------------- */
+
+static uint64_t drain_count(netbe_t *b)
+{
+	static uint8_t in[2048];
+	struct iovec v = { in, sizeof(in) };
+	uint64_t n = 0;
+
+	while (netbe_recv(b, &v, 1) > 0)
+		n++;
+	return n;
+}
+
+/* The link fills in the middle of a frame's segments: the rest is kept
+ * and sent first once there is room, so every segment of every frame
+ * the library accepted arrives. */
+static void partial_gso_kept(void **state)
+{
+	struct pair *p = *state;
+	static uint8_t buf[12 + 65536];
+	struct netbe_vnet_hdr h;
+	size_t n = tcp_frame(buf, GSO_PAYLOAD, NETBE_VNET_HDR_GSO_TCPV4, &h);
+	struct iovec v = { buf, n }, small = { buf + 12, 60 };
+	uint64_t accepted = 0, got = 0, segs = (GSO_PAYLOAD + MSS - 1) / MSS;
+
+	assert_int_equal(netbe_set_cap(p->a, NETBE_F_CSUM |
+				       NETBE_F_HOST_TSO4, 12), 0);
+	for (int round = 0; round < 20; round++) {
+		while (netbe_send(p->a, &v, 1) > 0)
+			accepted++;
+		got += drain_count(p->b);
+	}
+	assert_true(accepted > 0);
+	assert_int_equal(netbe_set_cap(p->a, 0, 0), 0); /* a plain frame */
+	while (netbe_send(p->a, &small, 1) == -EAGAIN)
+		got += drain_count(p->b);
+	got += drain_count(p->b);
+	assert_int_equal(got, accepted * segs + 1);
+	assert_int_equal(stats_of(p->a).tx_frames, accepted + 1);
+}
+
 /* ---- bug 2: the frontend's header on the native path -------------------------- */
 
 /* Each malformed header is refused on send, counted as bad-header. */
@@ -421,6 +462,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(held_segments_call_back,
 						setup_offload, teardown_pair),
+		cmocka_unit_test_setup_teardown(partial_gso_kept,
+						setup_plain, teardown_pair),
 		cmocka_unit_test_setup_teardown(tx_bad_headers_refused,
 						setup_offload, teardown_pair),
 		cmocka_unit_test_setup_teardown(tx_unnegotiated_refused,
