@@ -922,7 +922,7 @@ static int xdp_rx_error(struct netbe__queue *bq, int fd)
 
 const struct netbe__ops netbe__xdp_ops = {
 	.name = "xdp",
-	.prefixes = "xdp",
+	.prefixes = "xdp netmap", /* the seed's netmap:IFNAME */
 	.description = "AF_XDP socket on an interface queue (libxdp; needs "
 		       "CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)",
 	.options = xdp_options,

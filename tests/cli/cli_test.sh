@@ -145,6 +145,10 @@ run probe tap0,mtu=notanumber
 check "probe with a bad value" "rc_nonzero" "err_has '^netbe: '" \
 	"err_has mtu"
 
+run probe netmap:nosuchif0
+check "netmap:IFNAME opens the xdp backend on IFNAME (the seed's name)" \
+	"rc_is 1" "err_has \"xdp: .*'nosuchif0'\""
+
 run probe nosuchbackend0
 check "probe of an unknown backend" "rc_is 1" "err_has '^netbe: '" \
 	"err_has nosuchbackend0"
