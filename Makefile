@@ -39,7 +39,7 @@ test-asan: test-deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs
-	@scripts/test-summary.sh $(ASAN_BUILD)
+	@scripts/test-summary.sh $(ASAN_BUILD) asan
 
 TSAN_BUILD ?= build-tsan
 $(TSAN_BUILD)/build.ninja:
@@ -50,7 +50,7 @@ $(TSAN_BUILD)/build.ninja:
 test-tsan: test-deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 	TSAN_OPTIONS=halt_on_error=1 meson test -C $(TSAN_BUILD) --suite unit --print-errorlogs
-	@scripts/test-summary.sh $(TSAN_BUILD)
+	@scripts/test-summary.sh $(TSAN_BUILD) tsan
 
 $(CLANG_BUILD)/build.ninja:
 	CC=clang meson setup $(CLANG_BUILD) --werror $(MESON_OPTS)
