@@ -14,19 +14,11 @@
 set -u
 
 bin=${1:-}
-skip() { echo "SKIP: $*"; exit 77; }
-fail() {
-	echo "FAIL: $*"
-	[ -s "$tmp/sw.log" ] && sed 's/^/  switch: /' "$tmp/sw.log"
-	exit 1
-}
+tmp=''
+. "$(dirname "$0")/cli_lib.sh"
 
 { [ -n "$bin" ] && [ -x "$bin" ]; } || skip "no netbe binary given"
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces and taps)"
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-for t in ip ping iperf3; do
-	command -v $t >/dev/null 2>&1 || skip "$t not installed"
-done
+cli_need_taps ping iperf3
 
 id=$$
 name=swtaps$id
@@ -36,16 +28,13 @@ export XDG_RUNTIME_DIR
 cleanup() {
 	[ -n "$swpid" ] && kill -KILL "$swpid" 2>/dev/null
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	for n in 0 1 2 3; do ip netns del "nbsw$n-$id" 2>/dev/null; done
+	cli_netns_del
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-for n in 0 1 2 3; do
-	ip netns add "nbsw$n-$id" || skip "cannot create network namespaces"
-	ip -n "nbsw$n-$id" link set lo up
-done
+cli_netns_add "nbsw0-$id" "nbsw1-$id" "nbsw2-$id" "nbsw3-$id"
 ns0=nbsw0-$id
 
 ip netns exec $ns0 "$bin" switch --name "$name" --quiet \
@@ -53,19 +42,10 @@ ip netns exec $ns0 "$bin" switch --name "$name" --quiet \
 	"tap,ifname=nbs3$id,id=t3" >"$tmp/sw.log" 2>&1 &
 swpid=$! # ip netns exec execs netbe: same pid
 
-i=0
-until [ -S "$tmp/netbe/$name.ctl" ]; do
-	i=$((i + 1))
-	[ $i -gt 50 ] && fail "the switch did not start"
-	kill -0 $swpid 2>/dev/null || fail "the switch exited early"
-	sleep 0.1
-done
+cli_wait_sock "$tmp/netbe/$name.ctl" $swpid
 
 for n in 1 2 3; do
-	tap=nbs$n$id ns=nbsw$n-$id
-	ip -n $ns0 link set "$tap" netns "$ns" || fail "move $tap"
-	ip -n "$ns" addr add "192.0.2.$n/24" dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	cli_tap_to_ns $ns0 "nbs$n$id" "nbsw$n-$id" "192.0.2.$n/24"
 done
 
 for a in 1 2 3; do
@@ -103,13 +83,9 @@ spid=
 
 "$bin" stats "$name" | sed 's/^/  stats: /'
 
-kill -INT $swpid
-(sleep 5; kill -KILL $swpid 2>/dev/null) &
-wd=$!
-wait $swpid
+cli_stop $swpid
 rc=$?
 swpid=
-kill $wd 2>/dev/null
 [ $rc = 0 ] || fail "switch exit status $rc after SIGINT"
 grep -Eq '^t2 \(tap,ifname=nbs2[0-9]+\) tx: frames [1-9]' "$tmp/sw.log" ||
 	fail "no counters for t2 printed"

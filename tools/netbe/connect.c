@@ -4,6 +4,8 @@
  * ports, A and B, until SIGINT/SIGTERM, then both backends' counters and
  * what crossed each way.  Two ports make the switch lossless: a full end
  * holds the other back instead of dropping (see src/switch/forward.c).
+ * --user NAME [--group NAME]: both ends open as root, then the process
+ * becomes that user with no capability left (privs.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "privs.h"
 #include "swstats.h"
 
 /* --batch is accepted as before; the switch reads in batches of its own. */
@@ -21,6 +24,7 @@ struct connect_opts {
 	unsigned long batch;
 	unsigned long stats_interval; /* seconds, 0 off */
 	int quiet;
+	const char *user, *group; /* --user, --group */
 	const char *spec[2];
 };
 
@@ -29,6 +33,7 @@ struct connect_ctx {
 	netbe_loop_t *loop;
 	netbe_switch_t *sw;
 	netbe_t *be[2]; /* owned by the switch */
+	struct cli_privs privs;
 	unsigned idx[2];
 	char label[2][128];
 };
@@ -39,7 +44,9 @@ static void connect_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG_NAME " connect [-v] [--batch N] [--quiet] "
-		"[--stats-interval SEC] SPEC_A SPEC_B\n"
+		"[--stats-interval SEC]\n"
+		"                     [--user NAME [--group NAME]] SPEC_A "
+		"SPEC_B\n"
 		"Open two backends as the two ports, A and B, of a switch and "
 		"forward every\n"
 		"frame one receives to the other, until SIGINT or SIGTERM "
@@ -59,6 +66,14 @@ static void connect_usage(FILE *f)
 		"                            switch reads 64 frames a call\n"
 		"  -q, --quiet               no \"connected\" line on stderr\n"
 		"  -s, --stats-interval SEC  print counters every SEC seconds\n"
+		"  -u, --user NAME           open both ends as root, then run "
+		"as user NAME (or a\n"
+		"                            uid) with no capability left and "
+		"no_new_privs; an\n"
+		"                            open tap, packet or xdp end needs "
+		"nothing more\n"
+		"  -g, --group NAME          with --user: the group (or gid; "
+		"default the user's)\n"
 		"  -v, --verbose             print library logs to stderr\n"
 		"  -h, --help                print this help\n"
 		"\nExample: " PROG_NAME " connect tap,ifname=t0 "
@@ -70,6 +85,8 @@ static const struct option connect_options[] = {
 	{ "batch", required_argument, NULL, 'b' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "stats-interval", required_argument, NULL, 's' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "group", required_argument, NULL, 'g' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -95,6 +112,12 @@ static int parse_opt(struct connect_opts *o, int opt, char **argv)
 	case 'q':
 		o->quiet = 1;
 		return -1;
+	case 'u':
+		o->user = optarg;
+		return -1;
+	case 'g':
+		o->group = optarg;
+		return -1;
 	case 'v':
 		cli_verbose++;
 		return -1;
@@ -112,12 +135,14 @@ static int parse_args(struct connect_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":b:qs:vh", connect_options,
+	while ((opt = getopt_long(argc, argv, ":b:qs:u:g:vh", connect_options,
 				  NULL)) != -1) {
 		r = parse_opt(o, opt, argv);
 		if (r >= 0)
 			return r;
 	}
+	if (o->group != NULL && o->user == NULL)
+		return cli_usage_err("connect", "--group needs --user");
 	if (argc - optind != 2)
 		return cli_usage_err("connect", "expected SPEC_A and SPEC_B");
 	o->spec[0] = argv[optind];
@@ -229,7 +254,7 @@ static int connect_run(struct connect_ctx *c)
 	int r;
 
 	if (cli_catch_stop_signals() < 0 || open_ends(c) < 0 ||
-	    add_stats_timer(c) < 0)
+	    add_stats_timer(c) < 0 || cli_privs_drop(&c->privs) < 0)
 		return EXIT_RUNTIME;
 	if (!c->o->quiet)
 		fprintf(stderr, "connected %s <-> %s\n", c->label[0],
@@ -241,12 +266,14 @@ static int connect_run(struct connect_ctx *c)
 
 int cmd_connect(int argc, char **argv)
 {
-	struct connect_opts o = { CONNECT_BATCH_DEFAULT, 0, 0, { NULL, NULL } };
+	struct connect_opts o = { .batch = CONNECT_BATCH_DEFAULT };
 	struct connect_ctx c = { .o = &o };
 	int r = parse_args(&o, argc, argv);
 
 	if (r >= 0)
 		return r;
+	if (cli_privs_resolve(&c.privs, o.user, o.group) < 0)
+		return EXIT_RUNTIME;
 	cli_setup_log();
 	r = netbe_loop_new(&c.loop);
 	if (r < 0) {

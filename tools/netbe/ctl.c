@@ -41,27 +41,33 @@ int ctl_usage_name(const char *cmd, const char *name)
 			     cli_esc(name), CTL_NAME_RULE);
 }
 
-int ctl_dir(char *buf, size_t len)
+int ctl_dir_for(uid_t uid, char *buf, size_t len)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
 
 	if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(buf, len, "%s/netbe", xdg);
-	else if (geteuid() == 0)
+	else if (uid == 0)
 		n = snprintf(buf, len, "/run/netbe");
 	else
-		n = snprintf(buf, len, "/tmp/netbe-%u", (unsigned)geteuid());
+		n = snprintf(buf, len, "/tmp/netbe-%u", (unsigned)uid);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int ctl_path(const char *name, char *buf, size_t len)
+int ctl_dir(char *buf, size_t len)
+{
+	return ctl_dir_for(geteuid(), buf, len);
+}
+
+/* DIR/NAME.ctl of @uid's directory. */
+static int path_for(uid_t uid, const char *name, char *buf, size_t len)
 {
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)];
 	int n;
 
-	if (ctl_dir(dir, sizeof(dir)) < 0)
+	if (ctl_dir_for(uid, dir, sizeof(dir)) < 0)
 		return -ENAMETOOLONG;
 	n = snprintf(buf, len, "%s/%s.ctl", dir, name);
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(sun.sun_path))
@@ -69,12 +75,39 @@ int ctl_path(const char *name, char *buf, size_t len)
 	return 0;
 }
 
-int ctl_make_dir(const char *dir)
+int ctl_path(const char *name, char *buf, size_t len)
+{
+	return path_for(geteuid(), name, buf, len);
+}
+
+/* Gives @dir, which we have just created, to @uid and @gid (not
+ * following a symlink put there meanwhile).  0 or -errno printed. */
+static int hand_over(const char *dir, uid_t uid, gid_t gid)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0 || fchown(fd, uid, gid) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err != 0)
+		cli_err("cannot give the directory %s to uid %u: %s", dir,
+			(unsigned)uid, strerror(err));
+	return -err;
+}
+
+/* ctl_make_dir() for a directory that must belong to @uid: one we create
+ * goes to @uid and @gid when @give. */
+static int make_dir_owned(const char *dir, uid_t uid, gid_t gid, int give)
 {
 	struct stat st;
 	int err;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0) {
+		if (give && (err = hand_over(dir, uid, gid)) < 0)
+			return err;
+	} else if (errno != EEXIST) {
 		err = errno;
 		cli_err("cannot create the directory %s: %s", dir,
 			strerror(err));
@@ -89,9 +122,12 @@ int ctl_make_dir(const char *dir)
 		cli_err("%s is not a directory (a symlink?); not using it", dir);
 		return -ENOTDIR;
 	}
-	if (st.st_uid != geteuid()) {
-		cli_err("%s belongs to uid %u, not to uid %u; not using it",
-			dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_uid != uid) {
+		cli_err("%s belongs to uid %u, not to uid %u; not using it%s",
+			dir, (unsigned)st.st_uid, (unsigned)uid,
+			give ? " (with --user, the directory of the sockets "
+			       "must be that user's: see XDG_RUNTIME_DIR)"
+			     : "");
 		return -EPERM;
 	}
 	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0) {
@@ -100,6 +136,11 @@ int ctl_make_dir(const char *dir)
 		return -err;
 	}
 	return 0;
+}
+
+int ctl_make_dir(const char *dir)
+{
+	return make_dir_owned(dir, geteuid(), getegid(), 0);
 }
 
 static void fill_addr(struct sockaddr_un *sun, const char *path)
@@ -234,6 +275,30 @@ int ctl_listen(const char *name, char *path, size_t pathlen)
 	if (lock >= 0)
 		close(lock); /* unlocks */
 	return r;
+}
+
+int ctl_prepare_for(const char *name, uid_t uid, gid_t gid)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char path[sizeof(dir)];
+	int fd, r;
+
+	if (path_for(uid, name, path, sizeof(path)) < 0 ||
+	    ctl_dir_for(uid, dir, sizeof(dir)) < 0) {
+		cli_err("the control socket path for '%s' is too long",
+			cli_esc(name));
+		return -ENAMETOOLONG;
+	}
+	if ((r = make_dir_owned(dir, uid, gid, 1)) < 0)
+		return r;
+	fd = connect_path(path);
+	if (fd >= 0) {
+		close(fd);
+		cli_err("a switch named '%s' is already running (%s)", name,
+			path);
+		return -EADDRINUSE;
+	}
+	return 0;
 }
 
 /* ---- the client ----------------------------------------------------------- */

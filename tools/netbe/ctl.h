@@ -5,7 +5,10 @@
  * A switch started with "netbe switch --name NAME" listens on a unix
  * stream socket, DIR/NAME.ctl, where DIR is $XDG_RUNTIME_DIR/netbe, else
  * /run/netbe for root, else /tmp/netbe-UID; DIR is 0700 and the socket
- * 0600, both owned by the user.  The protocol is one request line per
+ * 0600, both owned by the user.  With --user NAME, the switch claims
+ * the name after dropping to that user, so DIR, the socket and the
+ * published NAME.sock are that user's (DIR by that user's rules: /tmp/
+ * netbe-UID without XDG_RUNTIME_DIR).  The protocol is one request line per
  * connection and one response, then the server closes:
  *
  *   port add SPEC   ->  "ok PORTNAME"  | "error MESSAGE"
@@ -21,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Longest request line the server takes (the newline excluded). */
 #define CTL_REQ_MAX 4096
@@ -37,6 +41,9 @@ int ctl_name_ok(const char *name);
 
 /* Writes the directory of the sockets into @buf; 0 or -ENAMETOOLONG. */
 int ctl_dir(char *buf, size_t len);
+
+/* The same for user @uid (what ctl_dir() says when run as @uid). */
+int ctl_dir_for(uid_t uid, char *buf, size_t len);
 
 /* Writes DIR/NAME.ctl into @buf; 0 or -ENAMETOOLONG (too long for a unix
  * socket address). */
@@ -57,6 +64,16 @@ int ctl_make_dir(const char *dir);
  * the reason printed.
  */
 int ctl_listen(const char *name, char *path, size_t pathlen);
+
+/*
+ * For "netbe switch --user": run as root before the ports open, so that
+ * the switch can claim @name once it runs as @uid.  Makes @uid's
+ * directory (ctl_dir_for) when missing and gives it to @uid and @gid (an
+ * existing one must already be @uid's: never a shared /run/netbe), and
+ * refuses when a live switch answers on the name's socket there.  0 or
+ * -errno with the reason printed.
+ */
+int ctl_prepare_for(const char *name, uid_t uid, gid_t gid);
 
 /*
  * The client side: sends @request to switch @name, copies the response

@@ -9,7 +9,10 @@
  * (swctl.c) through which "netbe port/stats/fdb NAME" add and remove
  * ports and read the counters and the MAC table.  --default is what
  * `make run` starts: a user-mode NAT uplink and a socket for a QEMU
- * guest, no root needed.
+ * guest, no root needed.  --user NAME [--group NAME] opens every port
+ * as root, then drops to that user with no capability left (privs.h)
+ * before the loop runs; with --name the switch then claims the name as
+ * that user, in that user's directory, so that user can control it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +25,7 @@
 
 #include "cmd.h"
 #include "ctl.h"
+#include "privs.h"
 #include "swctl.h"
 #include "swstats.h"
 
@@ -38,6 +42,7 @@ struct switch_opts {
 	const char **ports; /* --port values, then the operands */
 	unsigned nports;
 	const char *json; /* NULL, "-" or a file */
+	const char *user, *group; /* --user, --group */
 	double interval;
 	long busy_poll; /* microseconds of polling after an event; 0: block */
 	int quiet;
@@ -51,6 +56,7 @@ struct switch_ctx {
 	struct swview view;
 	struct swctl *ctl;
 	netbe_watch_t *tick;
+	struct cli_privs privs; /* --user: whom to become after the open */
 	FILE *json;
 	int live;   /* draw the table on the terminal */
 	int failed; /* an output failed: exit 1 */
@@ -65,7 +71,8 @@ static void switch_usage(FILE *f)
 		"[--port SPEC]... [--stats-json FILE|-]\n"
 		"                    [--interval SEC] [--busy-poll USEC] "
 		"[--quiet] [--default]\n"
-		"                    [PORTSPEC...]\n"
+		"                    [--user NAME [--group NAME]] "
+		"[PORTSPEC...]\n"
 		"A learning Ethernet switch whose ports are backends (tap, "
 		"stream, slirp, pipe ...),\n"
 		"until SIGINT or SIGTERM; then every port's counters.  On a "
@@ -102,6 +109,20 @@ static void switch_usage(FILE *f)
 		"guest's port 22) and\n"
 		"                         a QEMU stream socket; prints the QEMU "
 		"options\n"
+		"  -u, --user NAME        open the ports as root, then run as "
+		"user NAME (or uid)\n"
+		"                         with no capability left (and "
+		"no_new_privs); with\n"
+		"                         --name, the control socket is the "
+		"user's, in the user's\n"
+		"                         directory (/tmp/netbe-UID without "
+		"XDG_RUNTIME_DIR), and\n"
+		"                         'port add' has the user's rights: no "
+		"tap, packet or xdp\n"
+		"                         port then.  Ports open already need "
+		"nothing more\n"
+		"  -g, --group NAME       with --user: the group (or gid; "
+		"default the user's own)\n"
 		"  -v, --verbose          print library logs to stderr\n"
 		"  -h, --help             print this help\n"
 		"\nA PORTSPEC is a backend spec (see 'netbe list') with port "
@@ -115,7 +136,9 @@ static void switch_usage(FILE *f)
 		"tap,ifname=t1,id=vm2,vlan=20\n"
 		"  " PROG_NAME " port add lab stream,listen=unix:/tmp/vm3.sock,"
 		"id=vm3\n"
-		"  " PROG_NAME " switch --default\n",
+		"  " PROG_NAME " switch --default\n"
+		"  " PROG_NAME " switch --user nobody --name lab "
+		"tap,ifname=t0 tap,ifname=t1\n",
 		INTERVAL_MIN, INTERVAL_MAX, BUSY_POLL_MAX);
 }
 
@@ -130,6 +153,8 @@ static const struct option switch_options[] = {
 	{ "busy-poll", required_argument, NULL, 'b' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "default", no_argument, NULL, 'd' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "group", required_argument, NULL, 'g' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -191,6 +216,12 @@ static int parse_opt(struct switch_opts *o, int opt, char **argv)
 	case 'd':
 		o->dflt = 1;
 		return -1;
+	case 'u':
+		o->user = optarg;
+		return -1;
+	case 'g':
+		o->group = optarg;
+		return -1;
 	case 'v':
 		cli_verbose++;
 		return -1;
@@ -208,7 +239,7 @@ static int parse_args(struct switch_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:b:qdvh",
+	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:b:qdu:g:vh",
 				  switch_options, NULL)) != -1) {
 		r = parse_opt(o, opt, argv);
 		if (r >= 0)
@@ -222,6 +253,8 @@ static int parse_args(struct switch_opts *o, int argc, char **argv)
 		return cli_usage_err("switch", "no ports: give PORTSPECs, "
 				     "--name NAME (add them later) or "
 				     "--default");
+	if (o->group != NULL && o->user == NULL)
+		return cli_usage_err("switch", "--group needs --user");
 	if (o->json != NULL && o->json[0] == '\0')
 		return cli_usage_err("switch", "--stats-json: empty file name");
 	return -1;
@@ -247,8 +280,9 @@ static int add_port(struct switch_ctx *c, const char *spec)
 static int add_default_ports(struct switch_ctx *c)
 {
 	char dir[128], spec[256];
+	uid_t uid = c->privs.set ? c->privs.uid : geteuid();
 
-	if (ctl_dir(dir, sizeof(dir)) < 0 ||
+	if (ctl_dir_for(uid, dir, sizeof(dir)) < 0 ||
 	    (size_t)snprintf(c->vm_sock, sizeof(c->vm_sock), "%s/%s-vm.sock",
 			     dir, c->o->name) >= sizeof(c->vm_sock)) {
 		cli_err("the guest socket's path is too long");
@@ -256,7 +290,8 @@ static int add_default_ports(struct switch_ctx *c)
 	}
 	snprintf(spec, sizeof(spec), "stream,listen=unix:%s,id=vm",
 		 c->vm_sock);
-	if (add_port(c, DEFAULT_UPLINK) < 0 || add_port(c, spec) < 0)
+	if (add_port(c, DEFAULT_UPLINK) < 0 || add_port(c, spec) < 0 ||
+	    cli_privs_chown(&c->privs, c->vm_sock) < 0)
 		return -1;
 	snprintf(c->banner, sizeof(c->banner),
 		 "Put a QEMU guest on switch %s (it gets 10.0.2.15 by DHCP "
@@ -403,7 +438,10 @@ static int setup(struct switch_ctx *c)
 		return -1;
 	}
 	swview_init(&c->view, c->sw, c->o->name, c->o->interval);
-	if (c->o->name != NULL && claim_name(c) < 0)
+	if (c->o->name != NULL && c->privs.set &&
+	    ctl_prepare_for(c->o->name, c->privs.uid, c->privs.gid) < 0)
+		return -1;
+	if (c->o->name != NULL && !c->privs.set && claim_name(c) < 0)
 		return -1;
 	if (add_ports(c) < 0 || open_json(c) < 0)
 		return -1;
@@ -414,6 +452,11 @@ static int setup(struct switch_ctx *c)
 		cli_err("cannot add the stats timer: %s", cli_strerror(r));
 		return -1;
 	}
+	/* --user: every port is open; the name is claimed as the user. */
+	if (cli_privs_drop(&c->privs) < 0)
+		return -1;
+	if (c->o->name != NULL && c->privs.set && claim_name(c) < 0)
+		return -1;
 	c->live = !c->o->quiet && isatty(STDOUT_FILENO) && c->json != stdout;
 	swview_sample(&c->view);
 	return 0;
@@ -507,6 +550,8 @@ int cmd_switch(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	r = parse_args(&o, argc, argv);
+	if (r < 0 && cli_privs_resolve(&c.privs, o.user, o.group) < 0)
+		r = EXIT_RUNTIME;
 	if (r < 0) {
 		cli_setup_log();
 		r = netbe_loop_new(&c.loop);
