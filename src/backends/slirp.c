@@ -13,8 +13,9 @@
  *   guest: libslirp calls send_packet() synchronously from whatever
  *   libslirp code is running; we copy the frame into a ring (dropping and
  *   counting when it is full) and keep an eventfd readable while the ring
- *   is non-empty.  That eventfd is be->fd, so the core's receive watch
- *   fires the frontend's callback and peek/recv pull from the ring.
+ *   is non-empty.  That eventfd is the queue's readiness fd (open's
+ *   out->fd[0]), so the core's receive watch fires the frontend's callback
+ *   and peek/recv pull from the ring.
  *
  *   Driving libslirp from the epoll loop.  libslirp is poll-based:
  *   slirp_pollfds_fill() reports, per socket, the events it wants now, and

@@ -27,8 +27,9 @@
  *   stats` shows an operator.  A TCP listener has no such check: use a
  *   loopback address or a firewall.
  *
- *   File descriptors.  The core watches be->fd for "frames may be ready",
- *   but the connected socket comes and goes.  So be->fd is a private epoll
+ *   File descriptors.  The core watches the queue's readiness fd (what
+ *   open returns in out->fd[0]) for "frames may be ready", but the
+ *   connected socket comes and goes.  So that fd is a private epoll
  *   set (rx_ep) that holds the connected socket while there is one, plus
  *   an eventfd we raise while complete frames sit in our buffer (the socket
  *   itself is not readable then, and level-triggered readiness must not
