@@ -219,19 +219,25 @@ static bool hdr_offl(const struct netbe_vnet_hdr *h)
 /*
  * Checks a header that asks for an offload against the frame (@len bytes
  * from @off in @iov) it is in front of: 0 or an enum netbe__offl_err.
- * Only the first bytes are read (the headers a GSO frame's parse needs).
+ * Only a GSO frame's headers are read, once, by the parser.
  */
 static int hdr_check(const struct netbe_vnet_hdr *h, const struct iovec *iov,
 		     int iovcnt, size_t off, size_t len)
 {
+	struct iovec small[VNET_IOV_FAST], *v;
 	struct netbe__offl_frame f;
-	uint8_t head[NETBE__OFFL_HDR_MAX];
-	struct iovec v = { head, 0 };
+	int n, why;
 
-	if (h->gso_type)
-		v.iov_len = netbe__iov_to_buf(iov, iovcnt, off, head,
-					      sizeof(head));
-	return netbe__offl_parse(h, &v, 1, len, &f);
+	/* A checksum alone is checked by its range: the frame is not read. */
+	if (!h->gso_type)
+		return netbe__offl_parse(h, NULL, 0, len, &f);
+	/* GSO: the parser reads the headers in place, past our header. */
+	if (!(v = iov_room(small, iovcnt)))
+		return NETBE__OFFL_E_L2;
+	n = netbe__iov_skip(iov, iovcnt, off, v, iovcnt);
+	why = n < 0 ? NETBE__OFFL_E_L2 : netbe__offl_parse(h, v, n, len, &f);
+	iov_room_free(v, small);
+	return why;
 }
 
 static ssize_t tx_refuse(netbe_t *be, const struct netbe_vnet_hdr *hdr,

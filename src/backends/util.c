@@ -36,17 +36,27 @@ int netbe__ifioctl(unsigned long req, struct ifreq *ifr)
 	return r;
 }
 
+/* ioctl @req (named @what in the message) on interface @ifname into
+ * @ifr: 0 or -errno with the error set. */
+static int if_query(const char *who, const char *ifname, unsigned long req,
+		    const char *what, struct ifreq *ifr)
+{
+	int r;
+
+	netbe__ifreq(ifr, ifname);
+	r = netbe__ifioctl(req, ifr);
+	if (r < 0)
+		return netbe__err(r, "%s: %s %s: %s", who, what, ifname,
+				  strerror(-r));
+	return 0;
+}
+
 int netbe__if_mtu(const char *who, const char *ifname)
 {
 	struct ifreq ifr;
-	int r;
+	int r = if_query(who, ifname, SIOCGIFMTU, "SIOCGIFMTU", &ifr);
 
-	netbe__ifreq(&ifr, ifname);
-	r = netbe__ifioctl(SIOCGIFMTU, &ifr);
-	if (r < 0)
-		return netbe__err(r, "%s: SIOCGIFMTU %s: %s", who, ifname,
-				  strerror(-r));
-	return ifr.ifr_mtu;
+	return r < 0 ? r : ifr.ifr_mtu;
 }
 
 int netbe__if_set_mtu(const char *who, const char *ifname, unsigned mtu)
@@ -66,14 +76,12 @@ int netbe__if_set_mtu(const char *who, const char *ifname, unsigned mtu)
 int netbe__if_set_up(const char *who, const char *ifname)
 {
 	struct ifreq ifr;
-	int r;
+	int r = if_query(who, ifname, SIOCGIFFLAGS, "SIOCGIFFLAGS", &ifr);
 
-	netbe__ifreq(&ifr, ifname);
-	r = netbe__ifioctl(SIOCGIFFLAGS, &ifr);
-	if (r == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		r = netbe__ifioctl(SIOCSIFFLAGS, &ifr);
-	}
+	if (r < 0)
+		return r;
+	ifr.ifr_flags |= IFF_UP;
+	r = netbe__ifioctl(SIOCSIFFLAGS, &ifr);
 	if (r < 0)
 		return netbe__err(r, "%s: bringing %s up: %s", who, ifname,
 				  strerror(-r));
@@ -83,13 +91,10 @@ int netbe__if_set_up(const char *who, const char *ifname)
 int netbe__if_mac(const char *who, const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr;
-	int r;
+	int r = if_query(who, ifname, SIOCGIFHWADDR, "SIOCGIFHWADDR", &ifr);
 
-	netbe__ifreq(&ifr, ifname);
-	r = netbe__ifioctl(SIOCGIFHWADDR, &ifr);
 	if (r < 0)
-		return netbe__err(r, "%s: SIOCGIFHWADDR %s: %s", who, ifname,
-				  strerror(-r));
+		return r;
 	if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */)
 		return netbe__err(-ENOTSUP, "%s: %s has no Ethernet address",
 				  who, ifname);

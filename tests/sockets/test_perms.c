@@ -30,34 +30,10 @@
 #include <cmocka.h>
 
 #include "netbe.h"
+#include "log_capture.h"
 
 #define NOBODY 65534
 #define FRAME_LEN 60
-
-/* ---- log capture ------------------------------------------------------- */
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[8192];
-
-static void log_cb(enum netbe_log_level lvl, const char *msg, void *opaque)
-{
-	(void)lvl;
-	(void)opaque;
-	pthread_mutex_lock(&log_lock);
-	strncat(log_text, msg, sizeof(log_text) - strlen(log_text) - 2);
-	strcat(log_text, "\n");
-	pthread_mutex_unlock(&log_lock);
-}
-
-static bool logged(const char *s)
-{
-	bool r;
-
-	pthread_mutex_lock(&log_lock);
-	r = strstr(log_text, s) != NULL;
-	pthread_mutex_unlock(&log_lock);
-	return r;
-}
 
 /* ---- helpers ----------------------------------------------------------- */
 
