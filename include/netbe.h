@@ -622,6 +622,10 @@ enum netbe_drop {
 	NETBE_DROP_FILTERED = 12, /* a switch had nowhere to send it (its
 				     destination is behind its own port) */
 	NETBE_DROP_RATE = 13,    /* over a switch port's rate limit */
+	NETBE_DROP_SOURCE = 14,  /* from a sender the port does not accept
+				    (a tunnel source not among its remotes) */
+	NETBE_DROP_SEGMENT = 15, /* a tunnel header for another segment
+				    (VNI) or with options not understood */
 	NETBE_DROP_NREASONS
 };
 

@@ -48,6 +48,8 @@ static const char *const drop_names[NETBE_DROP_NREASONS] = {
 	[NETBE_DROP_VLAN] = "vlan",
 	[NETBE_DROP_FILTERED] = "filtered",
 	[NETBE_DROP_RATE] = "rate-limit",
+	[NETBE_DROP_SOURCE] = "source",
+	[NETBE_DROP_SEGMENT] = "segment",
 };
 
 NETBE__EXPORT const char *netbe_drop_name(int why)
