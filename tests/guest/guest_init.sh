@@ -11,7 +11,11 @@
 #   netbe.want_ip=ADDR    the address DHCP must hand out
 #   netbe.gw=ADDR         default gateway (static addresses)
 #   netbe.peer=ADDR       address to ping
-#   netbe.url=URL         file to fetch; netbe.expect=TOKEN must be in it
+#   netbe.url=URL         file to fetch; netbe.expect=TOKEN must be in it,
+#                         or its MD5 must be netbe.md5=HEX
+#   netbe.iperf=ADDR      iperf3 client runs to ADDR, both ways (3 s each)
+#   netbe.big=MB          the served directory also holds /big, MB MiB of
+#                         random bytes; its MD5 is printed as a step
 #   netbe.serve=PORT      serve a page with netbe.expect on PORT until the
 #                         host fetches /cgi-bin/quit
 # Verdict: "GUEST-RESULT: ok" or "GUEST-RESULT: fail REASON"; progress
@@ -81,15 +85,36 @@ do_ping() {
 
 do_fetch() {
 	# (busybox 1.35 static wget crashes with -T: bound it with timeout)
-	timeout 15 wget -q -O /tmp/fetched "$arg_url" || return 1
+	timeout 60 wget -q -O /tmp/fetched "$arg_url" || return 1
+	if [ -n "${arg_md5:-}" ]; then
+		got=$(md5sum /tmp/fetched | cut -d' ' -f1)
+		[ "$got" = "$arg_md5" ] || return 2
+		step "fetched $arg_url ($(wc -c </tmp/fetched) bytes, md5 $got ok)"
+		return 0
+	fi
 	grep -q "$arg_expect" /tmp/fetched || return 2
 	step "fetched $arg_url ($(wc -c </tmp/fetched) bytes, token ok)"
+}
+
+# iperf3 (copied into the initramfs with its libraries) to $1, guest
+# sending then receiving; prints each run's receiver line.
+do_iperf() {
+	command -v iperf3 >/dev/null || return 1
+	for dir in "" -R; do
+		timeout 30 iperf3 -c "$1" -t 3 $dir >/tmp/iperf.txt 2>&1 ||
+			{ cat /tmp/iperf.txt; return 1; }
+		step "iperf3 ${dir:-send}: $(grep receiver /tmp/iperf.txt | tr -s ' ')"
+	done
 }
 
 # Serves a page until the host fetches /cgi-bin/quit (or 40 s pass).
 do_serve() {
 	mkdir -p /www/cgi-bin
 	echo "$arg_expect" >/www/index.html
+	if [ -n "${arg_big:-}" ]; then
+		dd if=/dev/urandom of=/www/big bs=1M count="$arg_big" 2>/dev/null
+		step "big md5 $(md5sum /www/big | cut -d' ' -f1)"
+	fi
 	printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho bye\ntouch /tmp/quit\n' \
 		>/www/cgi-bin/quit
 	chmod +x /www/cgi-bin/quit
@@ -109,6 +134,9 @@ test_net() {
 		do_fetch
 		case $? in 1) return 2 ;; 2) return 3 ;; esac
 	fi
+	if [ -n "${arg_iperf:-}" ]; then
+		do_iperf "$arg_iperf" || return 5
+	fi
 	if [ -n "${arg_serve:-}" ]; then
 		do_serve || return 4
 	fi
@@ -127,6 +155,7 @@ net | slirp)
 	2) verdict "fail wget $arg_url" ;;
 	3) verdict "fail $arg_url lacks the expected token" ;;
 	4) verdict "fail serving on port $arg_serve" ;;
+	5) verdict "fail iperf3 to $arg_iperf" ;;
 	esac ;;
 *) verdict "fail unknown test '${arg_test:-}'" ;;
 esac

@@ -12,8 +12,10 @@
 #   guest_wait LOG SECONDS      waits for the verdict line; 0 when "ok"
 #   guest_wait_line LOG PATTERN SECONDS
 #   guest_transport MODE DIR    sets spec (netbe's side) and netdev (QEMU's)
-#                               for MODE stream or dgram, sockets in DIR;
-#                               returns 1 for another MODE
+#                               for MODE stream, dgram or vhost, sockets in
+#                               DIR; returns 1 for another MODE.  vhost
+#                               also sets GUEST_QEMU (shared guest memory
+#                               and the chardev) and GUEST_NIC (vectors=0)
 #   fail MESSAGE                prints MESSAGE, $tmp/netbe.log and the
 #                               console's tail, and exits 1
 #
@@ -48,6 +50,15 @@ guest_transport() {
 		spec="dgram,local=udp:127.0.0.1:5002,remote=udp:127.0.0.1:5001"
 		netdev="dgram,local.type=inet,local.host=127.0.0.1,local.port=5001"
 		netdev="$netdev,remote.type=inet,remote.host=127.0.0.1,remote.port=5002" ;;
+	vhost)
+		# vhost-user needs the guest's RAM shared (memfd); QEMU 7.2 in
+		# TCG segfaults starting a vhost-user NIC with MSI-X, so INTx.
+		spec="vhost-user,path=$2/vhost.sock"
+		netdev="vhost-user,chardev=c0"
+		GUEST_QEMU="-object memory-backend-memfd,id=mem,share=on,size=256M"
+		GUEST_QEMU="$GUEST_QEMU -numa node,memdev=mem"
+		GUEST_QEMU="$GUEST_QEMU -chardev socket,id=c0,path=$2/vhost.sock"
+		GUEST_NIC=",vectors=0" ;;
 	*) return 1 ;;
 	esac
 }
@@ -84,6 +95,7 @@ guest_make_initrd() {
 	rm -rf "$root"
 	mkdir -p "$root/bin" "$root/etc" "$root/lib/modules" "$root/proc" \
 		"$root/sys" "$root/dev" "$root/tmp" || return 1
+	guest_add_iperf3 "$root" || return 1
 	cp "$(command -v busybox)" "$root/bin/busybox" &&
 		cp "$GUEST_SRC/guest_init.sh" "$root/init" &&
 		cp "$GUEST_SRC/udhcpc.sh" "$root/etc/udhcpc.sh" &&
@@ -93,6 +105,14 @@ guest_make_initrd() {
 		>"$cache/initrd.tmp" || return 1
 	mv "$cache/initrd.tmp" "$cache/initrd.gz"
 	rm -rf "$root"
+}
+
+# iperf3 and the libraries it loads, at their own paths (when installed).
+guest_add_iperf3() {
+	ip3=$(command -v iperf3) || return 0
+	for f in "$ip3" $(ldd "$ip3" | grep -o '/[^ ]*'); do
+		mkdir -p "$1$(dirname "$f")" && cp -L "$f" "$1$f" || return 1
+	done
 }
 
 guest_prepare() {
@@ -113,6 +133,7 @@ guest_prepare() {
 	fi
 	if [ ! -s "$cache/initrd.gz" ] ||
 		[ "$GUEST_SRC/guest_init.sh" -nt "$cache/initrd.gz" ] ||
+		[ "$GUEST_SRC/guest_lib.sh" -nt "$cache/initrd.gz" ] ||
 		[ "$GUEST_SRC/udhcpc.sh" -nt "$cache/initrd.gz" ]; then
 		guest_make_initrd "$cache" || {
 			flock -u 9
@@ -136,8 +157,8 @@ guest_boot() {
 		-nodefaults -serial stdio -display none \
 		-kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
-		-netdev "$netdev,id=n0" \
-		-device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=" \
+		${GUEST_QEMU:-} -netdev "$netdev,id=n0" \
+		-device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=${GUEST_NIC:-}" \
 		</dev/null >"$log" 2>&1 &
 	GUEST_PID=$!
 }

@@ -3,14 +3,15 @@
 #
 # guest_slirp.sh - a real Linux guest on netbe's user-mode network:
 #
-#   guest virtio-net -- QEMU -netdev stream|dgram -- netbe stream|dgram
-#        -- netbe connect -- slirp (QEMU's user-net defaults)
+#   guest virtio-net -- QEMU -netdev stream|dgram|vhost-user -- netbe
+#        stream|dgram|vhost-user -- netbe connect -- slirp (QEMU's
+#        user-net defaults)
 #
-#   usage: guest_slirp.sh PATH/TO/netbe CACHE_DIR stream|dgram
+#   usage: guest_slirp.sh PATH/TO/netbe CACHE_DIR stream|dgram|vhost
 #
 # The guest gets 10.0.2.15 by DHCP (busybox udhcpc), pings the gateway
-# 10.0.2.2, fetches a file from an HTTP server on the loopback (reached as
-# 10.0.2.2:8000) and checks its content; then the test connects to the
+# 10.0.2.2, fetches 2 MiB of random bytes from an HTTP server on the
+# loopback (reached as 10.0.2.2:8000) and checks their MD5; then the test connects to the
 # hostfwd port 127.0.0.1:8080, which slirp forwards to httpd in the guest
 # on port 80, and checks the page.  Everything runs inside a namespace of
 # ours so the ports are private.  Skips (77) without the slirp backend.
@@ -49,7 +50,8 @@ ip -n $ns link set lo up
 guest_transport "$mode" "$tmp" || guest_skip "unknown mode '$mode'"
 
 mkdir -p "$tmp/www"
-echo "$token" >"$tmp/www/f.txt"
+head -c 2097152 /dev/urandom >"$tmp/www/f.bin"
+md5=$(md5sum <"$tmp/www/f.bin" | cut -d' ' -f1)
 ip netns exec $ns busybox httpd -f -p 127.0.0.1:8000 -h "$tmp/www" &
 hpid=$!
 ip netns exec $ns "$bin" connect -v "$spec" \
@@ -58,10 +60,19 @@ ip netns exec $ns "$bin" connect -v "$spec" \
 npid=$!
 sleep 0.3
 kill -0 $npid 2>/dev/null || fail "netbe exited early"
+if [ "$mode" = vhost ]; then
+	i=0
+	until [ -S "$tmp/vhost.sock" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && fail "netbe made no vhost-user socket"
+		sleep 0.1
+	done
+fi
 
 GUEST_NS=$ns guest_boot "$tmp/guest.log" "$netdev" "netbe.test=slirp \
 netbe.ip=dhcp netbe.want_ip=10.0.2.15 netbe.peer=10.0.2.2 \
-netbe.url=http://10.0.2.2:8000/f.txt netbe.expect=$token netbe.serve=80"
+netbe.url=http://10.0.2.2:8000/f.bin netbe.md5=$md5 netbe.expect=$token \
+netbe.serve=80"
 
 guest_wait_line "$tmp/guest.log" GUEST-READY 90 ||
 	{ guest_wait "$tmp/guest.log" 1; fail "guest did not get to serving"; }
