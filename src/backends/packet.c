@@ -56,6 +56,15 @@
  *   one PACKET_FANOUT_HASH group whose id the kernel picks (UNIQUEID), so
  *   each flow sticks to one queue.
  *
+ *   Losses before us.  When the ring is full the kernel drops what
+ *   arrives and counts it (PACKET_STATISTICS, reset by each read).  We
+ *   read that count only when it can have grown, so the common path pays
+ *   no syscall: when a frame or block carries TP_STATUS_LOSING (the
+ *   kernel marks what it writes while drops are pending), and when the
+ *   ring turns empty after a whole ring's worth was drained without a
+ *   break (it was full; no later frame may come to carry the mark).  The
+ *   count becomes "ring" drops of the queue.
+ *
  *   The link.  When a running interface goes down the kernel sets
  *   ENETDOWN on the socket (EPOLLERR): rx_error reads it, logs it, and
  *   receiving resumes by itself once the link is up.  When it is deleted,
@@ -144,6 +153,9 @@ struct pk_queue {
 	uint8_t *pkt;			 /* V3: next frame in block cur */
 	uint32_t left;			 /* V3: frames left in block cur */
 	uint64_t drops;		 /* our own drops, for the log back-off */
+	unsigned run;		 /* slots drained since the ring was empty */
+	uint64_t full;		 /* times the kernel dropped, for the log */
+	bool losing;		 /* the kernel marked a slot TP_STATUS_LOSING */
 	struct mmsghdr *mm;		 /* PK_TX_BATCH of each, for */
 	struct iovec *tiov;		 /* translated send batches */
 	struct netbe_vnet_hdr *thdr;
@@ -635,6 +647,7 @@ static int pk_v2_peek(struct pk_priv *p, struct pk_queue *q,
 
 	if (!(st & TP_STATUS_USER))
 		return 0;
+	q->losing |= !!(st & TP_STATUS_LOSING);
 	*wire = h->tp_len;
 	return pk_fill(f, (uint8_t *)h, q->slot_size, h->tp_mac,
 		       h->tp_snaplen, st, h->tp_vlan_tci, h->tp_vlan_tpid,
@@ -652,6 +665,7 @@ static void pk_v3_next_block(struct pk_queue *q)
 			 __ATOMIC_RELEASE);
 	q->cur = (q->cur + 1) % q->nslots;
 	q->pkt = NULL;
+	q->run++;
 }
 
 static int pk_v3_peek(struct pk_priv *p, struct pk_queue *q,
@@ -667,6 +681,7 @@ static int pk_v3_peek(struct pk_priv *p, struct pk_queue *q,
 
 		if (!(st & TP_STATUS_USER))
 			return 0;
+		q->losing |= !!(st & TP_STATUS_LOSING);
 		q->left = b->hdr.bh1.num_pkts;
 		q->pkt = (uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
 		if (q->left == 0) {
@@ -693,6 +708,7 @@ static void pk_consume(struct pk_priv *p, struct pk_queue *q)
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL,
 				 __ATOMIC_RELEASE);
 		q->cur = (q->cur + 1) % q->nslots;
+		q->run++;
 		return;
 	}
 	if (--q->left == 0) {
@@ -891,6 +907,27 @@ static void pk_cut_short(struct netbe__queue *bq, struct pk_queue *q,
 			     q->slot_size, q->ring_mtu, q->grow_to);
 }
 
+/* What the kernel dropped because the ring was full, since the last
+ * read: counted as ring drops (see "Losses before us"). */
+static void pk_ring_losses(struct netbe__queue *bq, struct pk_queue *q)
+{
+	struct tpacket_stats_v3 st = { 0 };
+	socklen_t len = sizeof(st);
+
+	q->losing = false;
+	if (getsockopt(q->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0 ||
+	    !st.tp_drops)
+		return;
+	netbe__q_drop(bq, NETBE_RX, NETBE_DROP_RING, st.tp_drops);
+	/* The 1st, 2nd, 4th ... time, so an overload cannot flood the log. */
+	q->full++;
+	if ((q->full & (q->full - 1)) == 0)
+		netbe__q_log(bq, NETBE_LOG_WARN, "%s: the receive ring was "
+			     "full: the kernel dropped %u frames (%llu times "
+			     "so far)", pk_priv(bq)->ifname, st.tp_drops,
+			     (unsigned long long)q->full);
+}
+
 /* The next frame fit for the frontend, dropping what is not: 1 with @f
  * set, 0 when the ring is empty (the moment to rebuild it). */
 static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
@@ -906,6 +943,10 @@ static int pk_next(struct netbe__queue *bq, struct pk_frame *f)
 			return 0;
 		r = p->v3 ? pk_v3_peek(p, q, f, &wire)
 			  : pk_v2_peek(p, q, f, &wire);
+		if (q->losing || (r == 0 && q->run >= q->nslots))
+			pk_ring_losses(bq, q);
+		if (r == 0)
+			q->run = 0;
 		if (r == 0 && pk_ring_stale(p, q))
 			pk_ring_rebuild(bq, q);
 		if (r == 0)

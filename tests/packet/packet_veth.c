@@ -389,6 +389,75 @@ static void t_promiscsap(void)
 
 /* ---- limits ----------------------------------------------------------- */
 
+/* ---- what the kernel dropped before us is counted ----------------------- */
+
+#define LOSS_FRAMES 6016 /* 94 batches of 64 */
+#define LOSS_LEN 1000
+
+static void loss_flood(netbe_t *a)
+{
+	static uint8_t f[64][LOSS_LEN];
+	struct iovec iov[64];
+	struct netbe_msg m[64];
+
+	for (uint32_t sent = 0; sent < LOSS_FRAMES; sent += 64) {
+		for (int i = 0; i < 64; i++) {
+			pk_frame(f[i], LOSS_LEN, mac_b, mac_a, sent + i, 0);
+			iov[i] = (struct iovec){ f[i], LOSS_LEN };
+			m[i] = (struct netbe_msg){ &iov[i], 1, 0 };
+		}
+		PK_CHECK(netbe_send_batch(a, m, 64) == 64, "flood: %s",
+			 netbe_last_error());
+	}
+}
+
+/* Receives until nothing came for 300 ms; returns how many were ours. */
+static uint64_t loss_drain(netbe_t *b)
+{
+	struct iovec iov = { rxbuf, sizeof(rxbuf) };
+	uint64_t ours = 0;
+	uint32_t seq;
+	int idle = 0;
+
+	while (idle < 300) {
+		ssize_t r = netbe_recv(b, &iov, 1);
+
+		if (r > 0 && pk_is_ours(rxbuf, (size_t)r, &seq))
+			ours++;
+		if (r > 0)
+			idle = 0;
+		else if (usleep(1000) == 0)
+			idle++;
+	}
+	return ours;
+}
+
+/* A ring nobody reads during a flood fills up and the kernel drops the
+ * rest: what it dropped must show as "ring" drops, exactly. */
+static void t_ring_losses(void)
+{
+	netbe_t *a = open_fmt("packet,ifname=vA,ring=%s", ring);
+	netbe_t *b = open_fmt("packet,ifname=vB,ring=%s", ring);
+	struct netbe_stats st;
+	uint64_t got, lost;
+
+	loss_flood(a);
+	stats(a, &st);
+	PK_CHECK(st.tx_frames == LOSS_FRAMES, "flood sent %llu",
+		 (unsigned long long)st.tx_frames);
+	got = loss_drain(b);
+	lost = drops(b, NETBE_RX, NETBE_DROP_RING);
+	printf("  ring %s: %d sent, %llu received, %llu counted as ring "
+	       "drops\n", ring, LOSS_FRAMES, (unsigned long long)got,
+	       (unsigned long long)lost);
+	PK_CHECK(lost > 0 && got + lost == LOSS_FRAMES,
+		 "received %llu + ring drops %llu != %d sent",
+		 (unsigned long long)got, (unsigned long long)lost,
+		 LOSS_FRAMES);
+	netbe_cleanup(a);
+	netbe_cleanup(b);
+}
+
 static void t_oversize(void)
 {
 	netbe_t *a = open_fmt("packet,ifname=vA,ring=%s", ring);
@@ -796,6 +865,7 @@ int main(int argc, char **argv)
 	t_promiscrxonly();
 	t_promiscsap();
 	t_oversize();
+	t_ring_losses();
 	t_gso();
 	t_queues();
 	netbe_loop_free(loop);
