@@ -34,6 +34,14 @@
  *   - bounded (more ports): frames for that port alone are dropped
  *     ("egress-full") once its queue is full; one stuck port never stalls
  *     the others.
+ *
+ *   Rate limits wait rather than drop where they can.  The rx limit reads
+ *   no more than it may pass and stops reading until tokens are back, so
+ *   the excess waits in the backend.  The tx limit holds what it may not
+ *   send yet in the port's egress queue (tokens are taken when a frame
+ *   leaves it; a timer sends the rest when they are back); the queue is
+ *   bounded as above, and what does not fit is a "rate-limit" drop - in
+ *   lossless mode the ingress stops reading first, so nothing is.
  *   Every frame a port delivered to the switch ends forwarded or counted
  *   with a reason; every frame meant for a port ends delivered, queued,
  *   or counted (struct netbe_switch_port_stats says how they balance).
@@ -225,8 +233,9 @@ static void tx_drop(struct sw_port *p, int why, uint64_t n)
 	p->st.tx_drop[why] += n;
 }
 
-/* Copies msgs[k] to the tail of @p's queue; false when it is full. */
-static bool enqueue(struct sw_port *p, const struct netbe_msg *m)
+/* Copies msgs[k] to the tail of @p's queue, its tx tokens taken or not
+ * (@paid); false when the queue is full. */
+static bool enqueue(struct sw_port *p, const struct netbe_msg *m, bool paid)
 {
 	size_t len = netbe__iov_len(m->iov, m->iovcnt);
 	struct sw_item *it;
@@ -235,6 +244,7 @@ static bool enqueue(struct sw_port *p, const struct netbe_msg *m)
 	    !(it = malloc(sizeof(*it) + len)))
 		return false;
 	it->len = netbe__iov_to_buf(m->iov, m->iovcnt, 0, it->data, len);
+	it->paid = paid;
 	p->q[(p->qhead + p->qlen++) % p->sw->queue_max] = it;
 	p->st.queued = p->qlen;
 	return true;
@@ -306,29 +316,26 @@ static int send_or_queue(struct sw_port *p, int k)
 	if (lost)
 		refused_inside(p, before);
 	for (i = r < 0 ? 0 : r; i < k; i++)
-		if (!enqueue(p, &p->msgs[i]))
+		if (!enqueue(p, &p->msgs[i], true))
 			tx_drop(p, NETBE_DROP_EGRESS_FULL, 1);
 	return r < 0 ? 0 : r;
 }
 
 static void arm(struct sw_port *p)
 {
-	if (p->qlen && !p->waiting &&
+	if (p->qlen && !p->waiting && !p->tx_timer &&
 	    netbe_tx_wait(p->be, netbe__sw_tx_ready, p) == 0)
 		p->waiting = true;
 }
 
 /* ---- egress: per batch ----------------------------------------------------------- */
 
-/* tx limit: false when frame @f must be dropped for @p's tx rate. */
-static bool tx_allowed(struct sw_port *p, const struct sw_frame *f,
-		       uint64_t now)
+/* tx limit: takes the tokens of @len bytes (header included); false
+ * when @p's tx rate does not let it go now. */
+static bool tx_take(struct sw_port *p, size_t len, uint64_t now)
 {
-	if (!netbe__limit_active(&p->lim[1]) ||
-	    netbe__limit_take(&p->lim[1], f->len - SW_HDR, now))
-		return true;
-	tx_drop(p, NETBE_DROP_RATE, 1);
-	return false;
+	return !netbe__limit_active(&p->lim[1]) ||
+	       netbe__limit_take(&p->lim[1], len - SW_HDR, now);
 }
 
 /* The ingress port stops reading while @out holds frames it sent. */
@@ -342,26 +349,37 @@ static void block(struct sw_port *out, struct sw_port *in)
 	}
 }
 
+static void tx_hold(struct sw_port *p, uint64_t now);
+
+/* This batch's frames for @p: sent now up to the first the tx limit
+ * holds back (none while older frames wait); the rest join the queue. */
 static void flush_port(struct netbe_switch *sw, struct sw_port *in,
 		       struct sw_port *p, uint64_t now)
 {
-	int k = 0;
+	bool behind = p->qlen > 0; /* then all wait behind the queue */
+	int k = 0, c = behind ? 0 : -1;
+	int why = p->tx_timer ? NETBE_DROP_RATE : NETBE_DROP_EGRESS_FULL;
 
 	for (unsigned j = 0; j < p->npend; j++) {
 		const struct sw_frame *f = &sw->fr[p->pend[j]];
 
 		p->st.tx_offered++;
-		if (tx_allowed(p, f, now))
-			describe(p, f, (unsigned)k++);
+		if (c < 0 && !tx_take(p, f->len, now)) {
+			c = k;
+			why = NETBE_DROP_RATE;
+		}
+		describe(p, f, (unsigned)k++);
 	}
 	p->npend = 0;
-	if (p->qlen) { /* behind the frames already waiting */
-		for (int i = 0; i < k; i++)
-			if (!enqueue(p, &p->msgs[i]))
-				tx_drop(p, NETBE_DROP_EGRESS_FULL, 1);
-	} else if (k) {
-		send_or_queue(p, k);
-	}
+	if (c < 0)
+		c = k;
+	if (c)
+		send_or_queue(p, c);
+	for (int i = c; i < k; i++)
+		if (!enqueue(p, &p->msgs[i], false))
+			tx_drop(p, why, 1);
+	if (c < k)
+		tx_hold(p, now);
 	arm(p);
 	if (p->qlen && netbe__sw_lossless(sw))
 		block(p, in);
@@ -394,20 +412,28 @@ static void forward(struct netbe_switch *sw, struct sw_port *in, int n)
 
 static void rx_limit_pause(struct sw_port *p);
 
-/* Frames to read now: no more than the rx limit lets through, so the
- * excess waits in the backend (backpressure), not read and dropped. */
-static int rx_budget(const struct sw_port *p)
+/* Frames to read from @q now: no more than the rx limit lets through,
+ * so the excess waits in the backend (backpressure), not read and
+ * dropped.  With fewer byte tokens than a full batch could need, one
+ * frame at a time, its length peeked first; @p->rx_need is what the
+ * next one needs when none may be read. */
+static int rx_budget(struct sw_port *p, netbe_t *q)
 {
 	uint64_t now, frames, bytes;
+	ssize_t len;
 
 	if (!netbe__limit_active(&p->lim[0]))
 		return SW_BATCH;
 	now = netbe__sw_now_ns();
 	frames = netbe__bucket_avail(&p->lim[0].frames, now);
 	bytes = netbe__bucket_avail(&p->lim[0].bytes, now);
-	if (bytes < 60)
-		return 0;
-	return frames < SW_BATCH ? (int)frames : SW_BATCH;
+	if (frames && bytes >= (uint64_t)SW_BATCH * NETBE_MAX_FRAME)
+		return frames < SW_BATCH ? (int)frames : SW_BATCH;
+	len = netbe_peek_recvlen(q);
+	p->rx_need = len > SW_HDR ? (size_t)len - SW_HDR : 64;
+	if (len <= 0 || !frames)
+		return len < 0 ? 1 : 0; /* an error: let recv report it */
+	return netbe__limit_wait_ns(&p->lim[0], p->rx_need, now) ? 0 : 1;
 }
 
 void netbe__sw_rx_cb(int fd, int events, void *arg)
@@ -419,7 +445,7 @@ void netbe__sw_rx_cb(int fd, int events, void *arg)
 	(void)fd;
 	(void)events;
 	for (int round = 0; round < SW_ROUNDS && !p->paused; round++) {
-		int n, max = rx_budget(p);
+		int n, max = rx_budget(p, rq->q);
 
 		if (max == 0)
 			break;
@@ -461,8 +487,9 @@ static void pop(struct sw_port *p)
 	p->qlen--;
 }
 
-/* Describes up to SW_BATCH queued frames in p->msgs; returns how many. */
-static int queued_batch(struct sw_port *p)
+/* Describes up to SW_BATCH queued frames in p->msgs, up to the first
+ * the tx limit holds back (*@held set); returns how many. */
+static int queued_batch(struct sw_port *p, uint64_t now, bool *held)
 {
 	int k = 0;
 
@@ -470,6 +497,10 @@ static int queued_batch(struct sw_port *p)
 		struct sw_item *it =
 			p->q[(p->qhead + (unsigned)k) % p->sw->queue_max];
 
+		if (!it->paid && !(it->paid = tx_take(p, it->len, now))) {
+			*held = true;
+			break;
+		}
 		p->iov[k] = (struct iovec){ it->data, it->len };
 		p->msgs[k] = (struct netbe_msg){ &p->iov[k], 1, 0 };
 		k++;
@@ -477,14 +508,18 @@ static int queued_batch(struct sw_port *p)
 	return k;
 }
 
-/* Sends what waits in @p's queue, oldest first, in batches. */
+/* Sends what waits in @p's queue, oldest first, in batches, as far as
+ * the tx limit lets it (then a timer goes on). */
 static void drain(struct sw_port *p)
 {
-	uint64_t before[NETBE_DROP_NREASONS];
+	uint64_t before[NETBE_DROP_NREASONS], now = netbe__sw_now_ns();
+	bool held = false;
 
-	while (p->qlen) {
-		int k = queued_batch(p), r, lost = 0;
+	while (p->qlen && !held) {
+		int k = queued_batch(p, now, &held), r, lost = 0;
 
+		if (k == 0)
+			break;
 		netbe_get_drops(p->be, NETBE_TX, before, NETBE_DROP_NREASONS);
 		r = netbe_send_batch(p->be, p->msgs, k);
 		if (r < 0 && r != -EAGAIN) { /* the first is lost */
@@ -505,6 +540,38 @@ static void drain(struct sw_port *p)
 			break;
 	}
 	p->st.queued = p->qlen;
+	if (held)
+		tx_hold(p, now);
+}
+
+static void tx_progress(struct sw_port *p);
+
+/* ---- tx rate limit: the queue waits for tokens ---------------------------------- */
+
+static void tx_unhold(int fd, int events, void *arg)
+{
+	struct sw_port *p = arg;
+
+	(void)fd;
+	(void)events;
+	netbe_watch_del(p->tx_timer);
+	p->tx_timer = NULL;
+	tx_progress(p);
+}
+
+/* The head of @p's queue waits for tokens: a timer for when they are
+ * back (the 1 ms timer granularity rounds up). */
+static void tx_hold(struct sw_port *p, uint64_t now)
+{
+	struct sw_item *it = p->q[p->qhead];
+	uint64_t wait;
+
+	if (p->tx_timer || !p->qlen)
+		return;
+	wait = it->paid ? 0 : netbe__limit_wait_ns(&p->lim[1],
+						   it->len - SW_HDR, now);
+	netbe_loop_add_timer(p->sw->loop, (unsigned)(wait / 1000000) + 1, 0,
+			     tx_unhold, p, &p->tx_timer);
 }
 
 void netbe__sw_tx_ready(int fd, int events, void *arg)
@@ -514,6 +581,13 @@ void netbe__sw_tx_ready(int fd, int events, void *arg)
 	(void)fd;
 	(void)events;
 	p->waiting = false;
+	tx_progress(p);
+}
+
+/* The queue moves on: what may go is sent, then we wait for room or
+ * tokens; ingress ports held back for it read again once it is empty. */
+static void tx_progress(struct sw_port *p)
+{
 	drain(p);
 	arm(p);
 	if (!p->qlen)
@@ -543,7 +617,8 @@ static void rx_limit_pause(struct sw_port *p)
 
 	if (!netbe__limit_active(&p->lim[0]) || p->rate_paused)
 		return;
-	wait = netbe__limit_wait_ns(&p->lim[0], 64, netbe__sw_now_ns());
+	wait = netbe__limit_wait_ns(&p->lim[0], p->rx_need,
+				    netbe__sw_now_ns());
 	if (wait == 0)
 		return;
 	if (netbe_loop_add_timer(p->sw->loop, (unsigned)(wait / 1000000) + 1,

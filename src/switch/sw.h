@@ -39,6 +39,7 @@ struct sw_frame {
  * takes it (header included). */
 struct sw_item {
 	size_t len;
+	bool paid;	  /* its tx limit tokens were taken */
 	uint8_t data[];
 };
 
@@ -65,10 +66,12 @@ struct sw_port {
 	/* limits (0 rx, 1 tx) and capture */
 	struct netbe__limit lim[2];
 	netbe_watch_t *rate_timer;
+	netbe_watch_t *tx_timer; /* the tx limit holds the queue until then */
 	struct netbe__capture *cap;
 	/* ingress state */
 	bool paused;	  /* stopped reading: lossless backpressure */
 	bool rate_paused; /* stopped reading: rx rate limit */
+	size_t rx_need;	  /* bytes the next frame needs from the rx limit */
 	/* egress: the frames of this batch, then the queue */
 	unsigned pend[SW_BATCH], npend;
 	struct sw_item **q;

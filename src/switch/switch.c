@@ -252,6 +252,7 @@ static void port_free(struct sw_port *p)
 	if (p->be)
 		netbe_tx_wait(p->be, NULL, NULL);
 	netbe_watch_del(p->rate_timer);
+	netbe_watch_del(p->tx_timer);
 	if (p->q)
 		netbe__sw_queue_free(p);
 	netbe__capture_close(p->cap);

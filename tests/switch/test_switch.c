@@ -532,7 +532,8 @@ static double elapsed(const struct timespec *a)
 }
 
 /* 1 Mbit/s in at port 0 (125 000 bytes/s): what passes over 3 s is
- * within 10 % of the rate, and the rest is counted. */
+ * within 10 % of the rate, and the rest waits in the backend: the switch
+ * reads no frame it may not pass, so none is dropped. */
 static void rx_rate_limit(void **state)
 {
 	struct t *t = t_new(NULL);
@@ -559,6 +560,7 @@ static void rx_rate_limit(void **state)
 	print_message("rx_rate 125000 B/s: %.0f B/s over %.2f s\n", rate,
 		      secs);
 	assert_true(rate > 125000 * 0.9 && rate < 125000 * 1.1 + 10000 / secs);
+	assert_int_equal(t_stats(t, 0).rx_drop[NETBE_DROP_RATE], 0);
 	t_free(t);
 }
 
@@ -592,31 +594,79 @@ static void rx_pps_backpressure(void **state)
 	t_free(t);
 }
 
-/* 200 frames/s out at port 1: the excess is counted as rate-limit. */
-static void tx_pps_limit(void **state)
+/* 200 frames/s out at port 1 of two (lossless): the excess waits (the
+ * queue, then the ingress stops reading) and nothing is dropped; 600
+ * frames take the burst (one second's worth) plus two seconds. */
+static void tx_pps_waits(void **state)
 {
 	struct t *t = t_new(NULL);
+	uint8_t b[64];
+	struct iovec v = { b, frame(b, 0xffff, 0xa, -1) };
 	struct timespec t0;
-	uint64_t got = 0, sent = 0;
-	double secs;
+	uint64_t got = 0, sent = 0, at1 = 0;
+	double secs = 0;
 
 	(void)state;
 	t_port(t, NULL);
 	t_port(t, "tx_pps=200");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got < 600 && (secs = elapsed(&t0)) < 5.0) {
+		while (sent < 600 && netbe_send(t->peer[0], &v, 1) > 0)
+			sent++;
+		netbe_loop_run_once(t->loop, 5);
+		got += (uint64_t)t_recv_all(t, 1, NULL);
+		if (secs < 1.0)
+			at1 = got;
+	}
+	print_message("tx_pps 200, lossless: 600 frames in %.2f s, %llu in "
+		      "the first second\n", secs, (unsigned long long)at1);
+	assert_int_equal(got, 600);
+	assert_true(secs > 2.0 * 0.9 && secs < 2.0 * 1.25);
+	assert_true(at1 <= 200 + 200 * 1.1);
+	assert_int_equal(t_stats(t, 1).tx_drop[NETBE_DROP_RATE], 0);
+	t_balanced(t);
+	t_free(t);
+}
+
+/* 200 frames/s out at port 1 of three (bounded queues, 64 frames): the
+ * excess waits in port 1's queue while there is room, the rest is
+ * counted as rate-limit; port 2, unlimited, gets every frame. */
+static void tx_pps_limit(void **state)
+{
+	struct t *t = t_new("queue=64");
+	struct netbe_switch_port_stats st;
+	struct timespec t0;
+	uint64_t got = 0, sent = 0, all = 0;
+	double secs;
+
+	(void)state;
+	t_port(t, NULL);
+	t_port(t, "tx_pps=200");
+	t_port(t, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (elapsed(&t0) < 2.0) {
 		for (int i = 0; i < 10; i++, sent++)
 			t_send(t, 0, 0xffff, 0xa, -1);
-		t_run(t);
+		netbe_loop_run_once(t->loop, 5);
 		got += (uint64_t)t_recv_all(t, 1, NULL);
-		usleep(5000);
+		all += (uint64_t)t_recv_all(t, 2, NULL);
 	}
+	t_run(t);
+	all += (uint64_t)t_recv_all(t, 2, NULL);
+	got += (uint64_t)t_recv_all(t, 1, NULL);
 	secs = elapsed(&t0);
-	print_message("tx_pps 200: %.0f frames/s\n", (double)got / secs);
+	st = t_stats(t, 1);
+	print_message("tx_pps 200, bounded: %.0f frames/s, %llu waiting, "
+		      "%llu dropped\n", (double)got / secs,
+		      (unsigned long long)st.queued,
+		      (unsigned long long)st.tx_drop[NETBE_DROP_RATE]);
 	/* The bucket starts full (one second's worth). */
 	assert_true(got <= 200 + 200 * secs * 1.1);
 	assert_true(got >= 200 * secs * 0.9);
-	assert_int_equal(t_stats(t, 1).tx_drop[NETBE_DROP_RATE], sent - got);
+	assert_int_equal(all, sent);
+	assert_true(st.queued > 0 && st.queued <= 64);
+	assert_int_equal(st.tx_drop[NETBE_DROP_RATE], sent - got - st.queued);
+	t_balanced(t);
 	t_free(t);
 }
 
@@ -637,6 +687,7 @@ int main(void)
 		cmocka_unit_test(capture_readable),
 		cmocka_unit_test(rx_rate_limit),
 		cmocka_unit_test(rx_pps_backpressure),
+		cmocka_unit_test(tx_pps_waits),
 		cmocka_unit_test(tx_pps_limit),
 	};
 
