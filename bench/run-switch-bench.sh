@@ -22,6 +22,9 @@
 #   netbe-bp   the same with --busy-poll=50
 #   stream     two netbe connect processes, tap in h1 <-> stream over a
 #              unix socket <-> tap in h2 (TCP and RTT only)
+#   stream-off the same with offload=on at both stream ends (virtio-net
+#              headers in the records: GSO frames cross whole)
+# ONLY="bridge stream ..." in the environment runs only those contenders.
 # Work per contender and round:
 #   rtt    ping -c 200 -i 0.005 h1 -> h2, the median of the 200 times
 #   tcp    iperf3 -c h2 -t SECONDS from h1: receiver Gbit/s, retransmits
@@ -185,10 +188,10 @@ setup_netbe() { # EXTRA_OPTIONS...
 setup_stream() {
 	for i in 1 2; do ip -n "$p-h$i" link del eth0 2>/dev/null; done
 	ip netns exec "$p-h1" "$netbe" connect --quiet tap,ifname=eth0 \
-		"stream,listen=unix:$tmp/stream.sock" >"$tmp/streamA.log" 2>&1 &
+		"stream,listen=unix:$tmp/stream.sock${1:-}" >"$tmp/streamA.log" 2>&1 &
 	pids="$pids $!" spa=$!
 	sleep 0.3
-	ip netns exec "$p-h2" "$netbe" connect --quiet "stream,connect=unix:$tmp/stream.sock" \
+	ip netns exec "$p-h2" "$netbe" connect --quiet "stream,connect=unix:$tmp/stream.sock${1:-}" \
 		tap,ifname=eth0 >"$tmp/streamB.log" 2>&1 &
 	pids="$pids $!" spb=$!
 	swpids="$spa $spb"
@@ -262,6 +265,7 @@ m_flood() {
 run_contender() { # NAME SETUP [ARGS...]
 	cname=$1
 	shift
+	case " ${ONLY:-$cname} " in *" $cname "*) ;; *) return ;; esac
 	mknets
 	if ! "$@"; then
 		echo "  $cname: setup failed"
@@ -272,7 +276,7 @@ run_contender() { # NAME SETUP [ARGS...]
 	echo "  $cname"
 	m_rtt
 	m_tcp
-	if [ "$cname" = stream ]; then
+	if [ "${cname%-off}" = stream ]; then
 		for q in $swpids; do kill -INT "$q"; done
 		sleep 0.5
 		rec stream_drops "$(cat "$tmp"/stream[AB].log | awk '
@@ -296,6 +300,7 @@ for round in $(seq 1 "$rounds"); do
 	run_contender netbe setup_netbe
 	run_contender netbe-bp setup_netbe --busy-poll=50
 	run_contender stream setup_stream
+	run_contender stream-off setup_stream ,offload=on
 done
 
 # Medians per contender and metric; ratios against bridge and vde.
@@ -308,7 +313,7 @@ sort -k1,1 -k3,3 -k4,4g "$results" | awk -v pace="$pace" '
 	function r(a, b) { return (a != "" && b != "" && b > 0) ? sprintf("%.2f", a / b) : "-" }
 	function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
 	END {
-		split("bridge ovs vde netbe netbe-bp stream", C, " ")
+		split("bridge ovs vde netbe netbe-bp stream stream-off", C, " ")
 		printf "%-9s %6s %6s %6s %6s %7s %7s %7s %6s %6s %6s %7s %8s %6s %6s %6s\n",
 		       "switch", "TCP", "xbr", "xvde", "retr", "drops", "64B", "xbr",
 		       "xvde", "h3", "swCPU", "paced%", "pdrops", "RTTus", "xbr", "xvde"
@@ -318,7 +323,7 @@ sort -k1,1 -k3,3 -k4,4g "$results" | awk -v pace="$pace" '
 			printf "%-9s %6s %6s %6s %6s %7s %7s %7s %6s %6s %6s %7s %8s %6s %6s %6s\n",
 			       c, f(t, "%.2f"), r(t, m("bridge", "tcp_gbps")),
 			       r(t, m("vde", "tcp_gbps")), f(m(c, "tcp_retr"), "%d"),
-			       f(c == "stream" ? m(c, "stream_drops") : m(c, "tcp_drops"), "%d"),
+			       f(c ~ /^stream/ ? m(c, "stream_drops") : m(c, "tcp_drops"), "%d"),
 			       f(fl, "%.3f"), r(fl, m("bridge", "flood_mpps")),
 			       r(fl, m("vde", "flood_mpps")), f(m(c, "flood_h3_frames"), "%d"),
 			       f(m(c, "flood_switch_cpu"), "%.2f"),
