@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# faults.sh - runs one fault test (fault_link, fault_mtu) inside a private
-# network namespace with a veth pair vA <-> vB at MTU 1500, both up, IPv6
-# off (no router solicitations or MLD on the wire).  The namespace, and
+# faults.sh - runs one fault test (fault_link, fault_mtu, fault_peer)
+# inside a private network namespace with lo up and a veth pair vA <-> vB
+# at MTU 1500, both up, IPv6 off (no router solicitations or MLD on the
+# wire).  The namespace, and
 # whatever the test left in it, goes away on exit.  Root only (77 else);
 # the test's own exit code (77: skipped, with the reason) is passed on.
 #
@@ -22,6 +23,7 @@ ns=netbe-ft$$
 trap 'ip netns del $ns 2>/dev/null' EXIT
 trap 'exit 1' INT TERM HUP
 ip netns add $ns 2>/dev/null || skip "cannot create network namespaces"
+ip -n $ns link set lo up
 ip -n $ns link add vA type veth peer name vB || skip "no veth support"
 ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 	net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
