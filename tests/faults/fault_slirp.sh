@@ -67,9 +67,9 @@ ip -n $G1 route add default via 10.0.2.2 || fail "default route in G1"
 
 serving() { # $1: after what
 	kill -0 $swpid 2>/dev/null || fail "$1: the switch died"
-	ip netns exec $G1 ping -c 1 -W 2 10.0.2.2 >/dev/null ||
+	ip netns exec $G1 ping -n -c 1 -W 2 10.0.2.2 >/dev/null ||
 		fail "$1: G1 no longer reaches slirp's 10.0.2.2"
-	ip netns exec $G1 ping -c 1 -W 2 10.0.2.16 >/dev/null ||
+	ip netns exec $G1 ping -n -c 1 -W 2 10.0.2.16 >/dev/null ||
 		fail "$1: G1 no longer reaches G2 through the switch"
 	cpu=$(cli_cpu_pct $swpid 2) || fail "$1: the switch died"
 	echo "  after $1: the switch used $cpu% of one core over 2 s;" \
