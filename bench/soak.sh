@@ -10,6 +10,8 @@
 #
 #   usage: bench/soak.sh [NETBE [SECONDS [RAWSEND]]]
 #          (defaults: build/tools/netbe/netbe 600 build/bench/rawsend)
+#   environment: FLOOD_PPS (20000), TCP_RATE (iperf3 -b, 200M),
+#          RSS_SLACK_KB (2048), KEEP=1 (keep the scratch directory)
 #
 # Topology.  The switch runs in namespace sw with seven ports:
 #   t1 t2 t3  taps, moved to namespaces h1 h2 h3 (10.79.0.1-3/24)
