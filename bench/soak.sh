@@ -36,6 +36,9 @@
 # At the end (traffic stopped, 3 s to drain):
 #   - "netbe stats --json": per port rx_frames == rx_forwarded + sum of
 #     rx_drops and tx_offered == tx_frames + sum of tx_drops + queued;
+#   - across each socket: the switch's tx_frames on st, stall and dg equal
+#     what their peers received (rx frames + drops + errors, printed by
+#     their netbe connect on SIGINT);
 #   - RSS: the largest sample of the last quarter exceeds the first
 #     sample after the warm-up cycle by at most RSS_SLACK_KB;
 #   - fds: the last sample (traffic stopped) equals the fewest seen with
@@ -221,6 +224,10 @@ pids=''
 sleep 3
 "$bin" stats --json "$name" >"$tmp/stats.json" || fail "netbe stats --json"
 sample base
+# The peers of st, stall and dg print their counters on SIGINT.
+for n in 4 5 6; do eval "kill -INT \$peer$n"; done
+wait $peers
+peers=''
 cli_stop $swpid
 swrc=$?
 swpid=
@@ -245,6 +252,21 @@ jq -r '.ports[] |
 echo "per port: rx = forwarded + drops; offered = tx + drops + queued"
 sed 's/^/  /' "$tmp/ports.txt"
 grep -q UNBALANCED "$tmp/ports.txt" && bad=1
+# Across each socket: what the switch sent to the port is what the peer
+# received, or counted as lost on receive (frames: the peer's netbe
+# connect counts the stream/dgram end's rx the same way).
+echo "across the socket: the switch's tx = the peer's rx + rx drops + rx errors"
+for pp in 4:st 5:stall 6:dg; do
+	n=${pp%%:*} p=${pp#*:}
+	sent=$(jq ".ports[] | select(.name == \"$p\") | .tx_frames" "$tmp/stats.json")
+	got=$(awk '/^A .* rx: frames/ { for (i = 1; i < NF; i++) {
+		if ($i == "frames") f = $(i + 1); if ($i == "drops") d = $(i + 1)
+		if ($i == "errors") e = $(i + 1) } } END { print f + d + e }' \
+		"$tmp/peer$n.log")
+	ok=ok
+	[ "$sent" = "$got" ] || { ok=DIFFERENT; bad=1; }
+	echo "  $p: $sent = $got: $ok"
+done
 nports=$(wc -l <"$tmp/ports.txt")
 [ "$nports" = 7 ] || { echo "  $nports ports at the end, not 7"; bad=1; }
 
