@@ -13,17 +13,17 @@ set -u
 
 bin=${1:-}
 shift 2>/dev/null
-skip() { echo "SKIP: $*"; exit 77; }
+tmp=''
+. "$(dirname "$0")/../cli/cli_lib.sh"
 
 { [ -n "$bin" ] && [ -x "$bin" ]; } || skip "no test binary given"
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
 
 ns=netbe-ft$$
-trap 'ip netns del $ns 2>/dev/null' EXIT
+trap cli_netns_del EXIT
 trap 'exit 1' INT TERM HUP
-ip netns add $ns 2>/dev/null || skip "cannot create network namespaces"
-ip -n $ns link set lo up
+cli_netns_add $ns
 ip -n $ns link add vA type veth peer name vB || skip "no veth support"
 ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 	net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
