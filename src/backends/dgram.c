@@ -26,7 +26,9 @@
  *   sender address is not remote='s path are dropped here, logged and
  *   counted as rx drops of reason "malformed".  When the peer dies the
  *   kernel reports ECONNREFUSED on our next send and disconnects us; we
- *   connect to the path again (a restarted peer) and resend once.  A
+ *   connect to the path again (a restarted peer) and resend once; when
+ *   that fails the peer is logged as gone (once, WARN, under the port's
+ *   label) and every send until it is back is a "peer-gone" drop.  A
  *   restarted peer's own datagrams are refused by the kernel (EPERM on
  *   its side) until that first send of ours reconnects.
  *
@@ -308,7 +310,7 @@ static int dgram_unix_connect(struct dgram_priv *p)
 		    p->remote.len) < 0)
 		return -errno;
 	__atomic_store_n(&p->connected, true, __ATOMIC_RELEASE);
-	netbe__q_log(p->bq, NETBE_LOG_DEBUG, "dgram: connected to %s",
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "dgram: connected to %s",
 		     p->remote.text);
 	return 0;
 }
@@ -329,10 +331,18 @@ static int dgram_tx_ready(struct dgram_priv *p)
  * kernel disconnected us; a restarted peer may be at the path. */
 static bool dgram_tx_refused(struct dgram_priv *p)
 {
+	int r;
+
 	if (p->remote.proto != NETBE__SA_UNIX)
 		return true;
 	__atomic_store_n(&p->connected, false, __ATOMIC_RELEASE);
-	return dgram_unix_connect(p) == 0;
+	r = dgram_unix_connect(p);
+	if (r < 0) /* once: until connected again, sends do not get here */
+		netbe__q_log(p->bq, NETBE_LOG_WARN, "dgram: remote %s: peer "
+			     "gone (%s); frames are dropped (peer-gone), "
+			     "connecting again on each send", p->remote.text,
+			     strerror(-r));
+	return r == 0;
 }
 
 static void dgram_tx_name(const struct dgram_priv *p, struct msghdr *mh)

@@ -261,11 +261,16 @@ static ssize_t pipe_send(struct netbe__queue *bq, const struct iovec *iov, int i
 }
 
 /* A zero-length read is the other end's close (we never send empty
- * messages: the core refuses runts). */
+ * messages: the core refuses runts).  Said once: later reads see it too.
+ * An adopted end's peer (a VMM, a vale client) leaving is routine. */
 static ssize_t pipe_eof(struct netbe__queue *bq)
 {
-	const struct netbe__pipe_end *p = bq->priv;
+	struct netbe__pipe_end *p = bq->priv;
 
+	if (!__atomic_exchange_n(&p->eof_logged, true, __ATOMIC_ACQ_REL))
+		netbe__q_log(bq, p->adopted ? NETBE_LOG_INFO : NETBE_LOG_WARN,
+			     "the other end closed the link; no reconnect, "
+			     "frames sent now are dropped (peer-gone)");
 	netbe__q_hangup(bq);
 	if (p->adopted)
 		netbe__sw_conn_eof(p->fd);

@@ -18,6 +18,7 @@ struct netbe__pipe_end {
 	bool adopted;	    /* "fd=N": its end of file is reported */
 	unsigned mtu;
 	uint64_t parked_id; /* our parked other end, until someone takes it */
+	bool eof_logged;    /* the other end's close was logged (atomic) */
 };
 
 /*

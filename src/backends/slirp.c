@@ -497,8 +497,9 @@ static ssize_t slirpbe_cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void slirpbe_cb_guest_error(const char *msg, void *opaque)
 {
-	(void)opaque;
-	netbe__log(NETBE_LOG_WARN, "slirp: guest error: %s", msg);
+	struct slirpbe_priv *p = opaque;
+
+	netbe__q_log(p->bq, NETBE_LOG_WARN, "slirp: guest error: %s", msg);
 }
 
 static int64_t slirpbe_cb_clock_get_ns(void *opaque)
@@ -707,8 +708,9 @@ static void slirpbe_sock_rewatch(struct slirpbe_sock *s)
 			      &s->w) == 0)
 		s->ev = s->want;
 	else
-		netbe__log(NETBE_LOG_ERR, "slirp: cannot watch a socket: %s",
-			   netbe_last_error());
+		netbe__q_log(s->p->bq, NETBE_LOG_ERR,
+			     "slirp: cannot watch a socket: %s",
+			     netbe_last_error());
 }
 
 /* After fill: drop what libslirp closed or no longer polls, rewatch

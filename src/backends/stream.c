@@ -220,7 +220,8 @@ static void stream_conn_install(struct stream_priv *p, int fd)
 static void stream_arm_timer(struct stream_priv *p, unsigned ms)
 {
 	if (netbe_timer_set(p->timer, ms, 0) < 0)
-		netbe__log(NETBE_LOG_ERR, "stream: cannot arm the timer");
+		netbe__q_log(p->bq, NETBE_LOG_ERR,
+			     "stream: cannot arm the timer");
 }
 
 /* Both locks held: forgets the connection; the caller logs why. */
@@ -256,7 +257,7 @@ static void stream_conn_drop(struct stream_priv *p, enum netbe_log_level lvl,
 	pthread_mutex_lock(&p->tx_lock);
 	stream_conn_forget(p);
 	pthread_mutex_unlock(&p->tx_lock);
-	netbe__log(lvl, "stream: %s: %s%s", p->peer, why, next);
+	netbe__q_log(p->bq, lvl, "stream: %s: %s%s", p->peer, why, next);
 }
 
 /* tx_lock held: the send side found the peer gone. */
@@ -266,8 +267,8 @@ static void stream_conn_broken(struct stream_priv *p, int err)
 		return;
 	p->broken = true;
 	(void)shutdown(p->conn_fd, SHUT_RDWR);
-	netbe__log(NETBE_LOG_INFO, "stream: %s: send failed: %s", p->peer,
-		   strerror(err));
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "stream: %s: send failed: %s",
+		     p->peer, strerror(err));
 	stream_arm_timer(p, STREAM_DROP_DELAY_MS);
 }
 
@@ -325,8 +326,9 @@ static void stream_on_accept(struct stream_priv *p)
 
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != ECONNABORTED)
-			netbe__log(NETBE_LOG_WARN, "stream: accept on %s: %s",
-				   p->addr.text, strerror(errno));
+			netbe__q_log(p->bq, NETBE_LOG_WARN,
+				     "stream: accept on %s: %s", p->addr.text,
+				     strerror(errno));
 		return;
 	}
 	netbe__sockaddr_format((struct sockaddr *)&ss, len, p->peer,
@@ -336,9 +338,10 @@ static void stream_on_accept(struct stream_priv *p)
 		return;
 	}
 	stream_conn_accepted(p, fd);
-	netbe__log(NETBE_LOG_INFO, "stream: %s: %s connected; serving "
-		   "one peer at a time, later ones wait in the backlog until "
-		   "it leaves (as QEMU does)", p->addr.text, p->peer);
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "stream: %s: %s connected; "
+		     "serving one peer at a time, later ones wait in the "
+		     "backlog until it leaves (as QEMU does)", p->addr.text,
+		     p->peer);
 }
 
 /* ---- connecting (client) ----------------------------------------------- */
@@ -353,14 +356,16 @@ static void stream_connected(struct stream_priv *p, int fd)
 {
 	snprintf(p->peer, sizeof(p->peer), "%s", p->addr.text);
 	stream_conn_accepted(p, fd);
-	netbe__log(NETBE_LOG_INFO, "stream: connected to %s", p->addr.text);
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "stream: connected to %s",
+		     p->addr.text);
 }
 
 static void stream_connect_failed(struct stream_priv *p, int err)
 {
 	/* Every retry would repeat this: DEBUG keeps logs readable. */
-	netbe__log(NETBE_LOG_DEBUG, "stream: connect %s: %s; retrying in "
-		   "%u ms", p->addr.text, strerror(err), p->reconnect_ms);
+	netbe__q_log(p->bq, NETBE_LOG_DEBUG, "stream: connect %s: %s; "
+		     "retrying in %u ms", p->addr.text, strerror(err),
+		     p->reconnect_ms);
 	stream_arm_timer(p, p->reconnect_ms);
 }
 
@@ -815,8 +820,9 @@ static int stream_open_connect(struct stream_priv *p)
 	if (!p->reconnect_ms)
 		return netbe__err(-err, "stream: connect %s: %s",
 				  p->addr.text, strerror(err));
-	netbe__log(NETBE_LOG_INFO, "stream: connect %s: %s; retrying every "
-		   "%u ms", p->addr.text, strerror(err), p->reconnect_ms);
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "stream: connect %s: %s; "
+		     "retrying every %u ms", p->addr.text, strerror(err),
+		     p->reconnect_ms);
 	stream_arm_timer(p, p->reconnect_ms);
 	return 0;
 }

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# cli_lib.sh - shell code the root tests of tests/cli/ share; sourced
-# (". cli_lib.sh") after setting $tmp, the test's scratch directory
-# (fail() prints $tmp/sw.log, the switch's output, when there is one).
+# cli_lib.sh - shell code the root tests of tests/cli/ and tests/faults/
+# and bench/soak.sh share; sourced (". cli_lib.sh") after setting $tmp,
+# the test's scratch directory (fail() prints $tmp/sw.log, the switch's
+# output, when there is one).
 #
 #   skip REASON...          exit 77 with the reason
 #   fail REASON...          exit 1 with the reason and the switch's log
@@ -14,6 +15,7 @@
 #                           to NS and gives it an address
 #   cli_wait_sock PATH PID  waits up to 5 s for socket PATH while PID lives
 #   cli_stop PID            SIGINT, SIGKILL after 5 s; returns PID's status
+#   cli_cpu_pct PID SECONDS the CPU PID used over SECONDS, % of one core
 
 CLI_NETNS=''
 
@@ -69,4 +71,15 @@ cli_stop() {
 	_rc=$?
 	kill $_wd 2>/dev/null
 	return $_rc
+}
+
+# cli_cpu_pct PID SECONDS: sleeps SECONDS and prints the CPU time PID
+# (every thread) used meanwhile, in whole percent of one core, from
+# /proc/PID/stat (utime + stime, in clock ticks).
+cli_cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+cli_cpu_pct() {
+	_c0=$(cli_cpu_ticks "$1") || return 1
+	sleep "$2"
+	_c1=$(cli_cpu_ticks "$1") || return 1
+	echo $(((_c1 - _c0) * 100 / $(getconf CLK_TCK) / $2))
 }

@@ -60,7 +60,8 @@ static void fu_log(enum netbe_log_level lvl, const char *msg, void *opaque)
 	pthread_mutex_lock(&log_lock);
 	if (log_n < LOG_LINES)
 		snprintf(log_lines[log_n++], LOG_LEN, "%s", msg);
-	printf("  log %s: %s\n", names[lvl & 3], msg);
+	if (lvl < NETBE_LOG_DEBUG)
+		printf("  log %s: %s\n", names[lvl & 3], msg);
 	fflush(stdout);
 	pthread_mutex_unlock(&log_lock);
 }
@@ -68,6 +69,11 @@ static void fu_log(enum netbe_log_level lvl, const char *msg, void *opaque)
 void fu_log_start(void)
 {
 	netbe_set_log_fn(fu_log, NETBE_LOG_INFO, NULL);
+}
+
+void fu_log_start_level(enum netbe_log_level max)
+{
+	netbe_set_log_fn(fu_log, max, NULL);
 }
 
 bool fu_log_has(const char *a, const char *b)
@@ -158,6 +164,12 @@ static void *fu_loop_main(void *arg)
 
 int fu_port_open(struct fu_port *p, const char *spec)
 {
+	return fu_port_open_named(p, spec, NULL);
+}
+
+int fu_port_open_named(struct fu_port *p, const char *spec,
+		       const char *name)
+{
 	int r;
 
 	memset(p, 0, sizeof(*p));
@@ -167,6 +179,8 @@ int fu_port_open(struct fu_port *p, const char *spec)
 		netbe_loop_free(p->loop);
 		return r;
 	}
+	if (name)
+		FU_CHECK(netbe_set_name(p->be, name) == 0, "netbe_set_name");
 	FU_CHECK(pthread_create(&p->thread, NULL, fu_loop_main, p) == 0,
 		 "pthread_create");
 	for (unsigned i = 0; i < netbe_get_nqueues(p->be); i++)
@@ -207,7 +221,7 @@ void fu_peer_close(struct fu_peer *pe)
 }
 
 /* Broadcast, so no filter of the backend's drops it as another host's. */
-static void fu_frame(uint8_t *f, size_t len, uint32_t seq)
+void fu_frame_fill(uint8_t *f, size_t len, uint32_t seq)
 {
 	static const uint8_t hdr[14] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01,
@@ -227,7 +241,7 @@ int fu_peer_send(struct fu_peer *pe, uint32_t seq, size_t len)
 				   .sll_ifindex = pe->ifindex,
 				   .sll_halen = 6 };
 
-	fu_frame(f, len, seq);
+	fu_frame_fill(f, len, seq);
 	memcpy(sll.sll_addr, f, 6);
 	if (sendto(pe->fd, f, len, 0, (struct sockaddr *)&sll,
 		   sizeof(sll)) == (ssize_t)len)
@@ -244,6 +258,58 @@ bool fu_flow(struct fu_port *p, struct fu_peer *pe, uint32_t seq,
 		fu_sleep_ms(10);
 		if (__atomic_load_n(&p->last_seq, __ATOMIC_ACQUIRE) == seq)
 			return true;
+	}
+	return false;
+}
+
+/* ---- frames and counters --------------------------------------------------- */
+
+bool fu_frame_ok(const uint8_t *f, size_t len)
+{
+	uint32_t seq;
+
+	if (len < 60 || f[12] != FU_ETHERTYPE >> 8 ||
+	    f[13] != (FU_ETHERTYPE & 0xff))
+		return false;
+	memcpy(&seq, f + 14, 4);
+	for (size_t i = 18; i < len; i++)
+		if (f[i] != (uint8_t)(seq * 7 + i))
+			return false;
+	return true;
+}
+
+ssize_t fu_send(netbe_t *be, uint32_t seq, size_t len)
+{
+	static __thread uint8_t f[FU_BUF];
+	struct iovec iov = { f, len };
+
+	fu_frame_fill(f, len, seq);
+	return netbe_send(be, &iov, 1);
+}
+
+uint64_t fu_tx_offered(netbe_t *be)
+{
+	struct netbe_stats st;
+
+	netbe_get_stats(be, &st);
+	return st.tx_frames + st.tx_drops + st.tx_errors;
+}
+
+uint64_t fu_drops(netbe_t *be, int dir, int why)
+{
+	uint64_t d[NETBE_DROP_NREASONS] = { 0 };
+
+	FU_CHECK(netbe_get_drops(be, dir, d, NETBE_DROP_NREASONS) > 0,
+		 "netbe_get_drops");
+	return d[why];
+}
+
+bool fu_wait_seq(struct fu_port *p, uint32_t seq, int ms)
+{
+	for (int t = 0; t <= ms; t += 10) {
+		if (__atomic_load_n(&p->last_seq, __ATOMIC_ACQUIRE) == seq)
+			return true;
+		fu_sleep_ms(10);
 	}
 	return false;
 }
@@ -325,5 +391,14 @@ double fu_cpu_over(int ms)
 	double c0 = fu_cpu_ms(), t0 = fu_mono_ms();
 
 	fu_sleep_ms(ms);
+	return (fu_cpu_ms() - c0) * 100.0 / (fu_mono_ms() - t0);
+}
+
+double fu_cpu_run(netbe_loop_t *loop, int ms)
+{
+	double c0 = fu_cpu_ms(), t0 = fu_mono_ms(), t;
+
+	while ((t = fu_mono_ms() - t0) < ms)
+		(void)netbe_loop_run_once(loop, (int)(ms - t) + 1);
 	return (fu_cpu_ms() - c0) * 100.0 / (fu_mono_ms() - t0);
 }

@@ -35,6 +35,8 @@ void fu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 
 /* Installs a callback that records (and prints) every message. */
 void fu_log_start(void);
+/* The same up to @max (DEBUG lines are recorded, not printed). */
+void fu_log_start_level(enum netbe_log_level max);
 /* True when a recorded line contains @a and @b (NULL: anything). */
 bool fu_log_has(const char *a, const char *b);
 /* Waits up to @ms for such a line. */
@@ -61,8 +63,28 @@ struct fu_port {
  * every queue.  Returns 0 or the open's -errno (netbe_last_error() says
  * why). */
 int fu_port_open(struct fu_port *p, const char *spec);
+/* The same, named @name (netbe_set_name) before its thread starts, so
+ * its log lines read "NAME (SPEC): ...". */
+int fu_port_open_named(struct fu_port *p, const char *spec,
+		       const char *name);
 /* Closes the backend while its loop still runs, then stops the loop. */
 void fu_port_close(struct fu_port *p);
+
+/* ---- frames and counters --------------------------------------------------- */
+
+/* Writes test frame @seq of @len bytes (>= 60) into @f: broadcast,
+ * EtherType FU_ETHERTYPE, @seq, then a pattern of @seq. */
+void fu_frame_fill(uint8_t *f, size_t len, uint32_t seq);
+/* True when @f (@len bytes) is a test frame whose pattern is intact. */
+bool fu_frame_ok(const uint8_t *f, size_t len);
+/* netbe_send() of test frame @seq, @len bytes. */
+ssize_t fu_send(netbe_t *be, uint32_t seq, size_t len);
+/* tx_frames + tx_drops + tx_errors: every frame offered, once. */
+uint64_t fu_tx_offered(netbe_t *be);
+/* The drop counter of @why in direction @dir. */
+uint64_t fu_drops(netbe_t *be, int dir, int why);
+/* Waits up to @ms until @p drained test frame @seq. */
+bool fu_wait_seq(struct fu_port *p, uint32_t seq, int ms);
 
 /* ---- the peer: a raw socket on an interface -------------------------------- */
 
@@ -93,6 +115,8 @@ void fu_if_del(const char *ifname);
 /* Sleeps @ms; returns the CPU time this process (every thread) used
  * meanwhile, in percent of one core. */
 double fu_cpu_over(int ms);
+/* Runs @loop on this thread for @ms; the same measure. */
+double fu_cpu_run(netbe_loop_t *loop, int ms);
 void fu_sleep_ms(int ms);
 
 #endif
