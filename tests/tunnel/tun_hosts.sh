@@ -91,7 +91,10 @@ netbe_host() {
 	mtu=$(in_ns "$h" "$bin" probe "$spec" 2>>"$log" |
 		sed -n 's/^mtu: *//p')
 	[ -n "$mtu" ] || fail "host $h: netbe probe $spec"
-	in_ns "$h" "$bin" connect -v "tap,ifname=nbt" "$spec" >>"$log" 2>&1 &
+	# Not through in_ns: $! must be netbe itself (ip execs it), not a
+	# subshell that would ignore SIGINT and leave netbe behind.
+	ip netns exec "$(ns "$h")" "$bin" connect -v "tap,ifname=nbt" "$spec" \
+		>>"$log" 2>&1 &
 	pids="$pids $!"
 	eval "pid$h=$!"
 	i=0
@@ -157,19 +160,35 @@ iperf() { # FROM TO
 	spid=
 }
 
+# capture HOST IF SECONDS OUT TSHARK-ARGS...: starts tshark in the
+# background and returns once it captures (its start is slow here).
+capture() {
+	h=$1 ifc=$2 secs=$3 out=$4
+	shift 4
+	in_ns "$h" tshark -n -l -i "$ifc" -a duration:"$secs" "$@" \
+		>"$out" 2>"$out.err" &
+	tpid=$!
+	i=0
+	until grep -q "Capturing on" "$out.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "tshark did not start: $(cat "$out.err")"
+		sleep 0.1
+	done
+	sleep 0.3
+}
+
 # decoded HOST PROTO PORT FROM TO: tshark on HOST's underlay sees PROTO
 # datagrams with VNI 42 while FROM pings TO.
 decoded() {
 	h=$1 proto=$2 port=$3
-	in_ns "$h" tshark -n -i u0 -a duration:4 -f "udp port $port" \
-		-d "udp.port==$port,$proto" -T fields -e "$proto.vni" \
-		>"$tmp/tshark.out" 2>"$tmp/tshark.err" &
-	tpid=$!
-	sleep 1.5
+	capture "$h" u0 4 "$tmp/tshark.out" -f "udp port $port" \
+		-d "udp.port==$port,$proto" -T fields -e "$proto.vni"
 	in_ns "$4" ping -c 3 -i 0.2 -W 2 192.168.42.$5 >/dev/null
 	wait $tpid
+	# tshark prints Geneve's VNI in hex, VXLAN's in decimal.
+	sed -i 's/^0x0*2a$/42/' "$tmp/tshark.out"
 	grep -qx 42 "$tmp/tshark.out" ||
-		{ cat "$tmp/tshark.err"; fail "tshark: no $proto VNI 42 seen"; }
+		{ cat "$tmp/tshark.out.err"; fail "tshark: no $proto VNI 42 seen"; }
 	! grep -vx 42 "$tmp/tshark.out" | grep -q . ||
 		fail "tshark: $proto with another VNI: $(sort -u "$tmp/tshark.out")"
 	echo "  tshark: $(wc -l <"$tmp/tshark.out") $proto datagrams, VNI 42"
@@ -195,6 +214,9 @@ stop_netbe() {
 	[ $rc = 0 ] || fail "host $1: netbe exit status $rc"
 	! grep -qE 'runtime error|Sanitizer' "$tmp/netbe$1.log" ||
 		fail "sanitizer report"
+	# Everything the tunnel received was good: no drops, no errors.
+	grep -Eq '^B \((vxlan|geneve),.*\) rx: frames [1-9][0-9]* .* drops 0 errors 0$' \
+		"$tmp/netbe$1.log" || fail "host $1: tunnel rx drops or errors"
 }
 
 vx="vxlan,vni=42"
@@ -219,10 +241,7 @@ hep3)
 	kernel_host 2 local 10.99.0.2 remote 10.99.0.1 dev u0
 	kernel_host 3 local 10.99.0.3 remote 10.99.0.1 dev u0
 	# A's ARP for B must reach C too (head-end replication).
-	in_ns 3 tshark -n -i vx0 -a duration:4 -f arp -T fields \
-		-e arp.dst.proto_ipv4 >"$tmp/arp.out" 2>/dev/null &
-	tpid=$!
-	sleep 1.5
+	capture 3 vx0 4 "$tmp/arp.out" -f arp -T fields -e arp.dst.proto_ipv4
 	ping_ok 1 2
 	wait $tpid
 	grep -qx 192.168.42.2 "$tmp/arp.out" ||
