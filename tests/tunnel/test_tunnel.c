@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -278,6 +279,156 @@ static void test_options(void **st)
 	open_fails("geneve,vni=1,group=239.1.1.1,dev=nosuchif0", "dev=nosuchif0");
 }
 
+/* ---- a loopback endpoint against plain UDP sockets ---------------------- */
+
+static int udp_on(const char *ip, uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+struct lo {
+	netbe_loop_t *loop;
+	netbe_t *be;
+	int r1, r2;		/* the remotes: 127.0.0.1, 127.0.0.2 */
+	struct sockaddr_in be_addr;
+};
+
+static void lo_open(struct lo *l)
+{
+	uint16_t p0, p1, p2;
+	int tmp = udp_on("127.0.0.1", &p0);
+	char spec[200];
+
+	close(tmp); /* a free port for netbe (a tiny race, loopback only) */
+	l->r1 = udp_on("127.0.0.1", &p1);
+	l->r2 = udp_on("127.0.0.2", &p2);
+	snprintf(spec, sizeof(spec), "vxlan,vni=7,local=127.0.0.1:%u,remote="
+		 "127.0.0.1:%u;127.0.0.2:%u,mtu=1000", p0, p1, p2);
+	assert_int_equal(netbe_loop_new(&l->loop), 0);
+	if (netbe_open(&l->be, spec, l->loop, nop_cb, NULL) < 0)
+		fail_msg("%s: %s", spec, netbe_last_error());
+	assert_int_equal(netbe_set_cap(l->be, 0, 0), 0);
+	netbe_rx_enable(l->be);
+	l->be_addr = (struct sockaddr_in){ .sin_family = AF_INET,
+					   .sin_port = htons(p0) };
+	inet_pton(AF_INET, "127.0.0.1", &l->be_addr.sin_addr);
+}
+
+static void lo_close(struct lo *l)
+{
+	netbe_cleanup(l->be);
+	netbe_loop_free(l->loop);
+	close(l->r1);
+	close(l->r2);
+}
+
+static void frame(uint8_t *f, size_t len, uint8_t dst0, uint8_t src5)
+{
+	memset(f, 0xab, len);
+	memset(f, dst0, 6);
+	memcpy(f + 6, (uint8_t[]){ 2, 0, 0, 0, 0, src5 }, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+}
+
+/* What @fd received: the datagram's length, or -1 when nothing. */
+static ssize_t got(int fd, uint8_t *buf, size_t len)
+{
+	return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
+static uint64_t tx_drops(netbe_t *be, int why)
+{
+	uint64_t d[NETBE_DROP_NREASONS];
+
+	netbe_get_drops(be, NETBE_TX, d, NETBE_DROP_NREASONS);
+	return d[why];
+}
+
+static void test_loopback(void **st)
+{
+	static const uint8_t hdr[8] = { 8, 0, 0, 0, 0, 0, 7, 0 };
+	uint8_t f[1100], b[1200];
+	struct iovec v = { f, 60 };
+	struct lo l;
+
+	(void)st;
+	lo_open(&l);
+	assert_int_equal(netbe_get_mtu(l.be), 1000);
+	/* Broadcast: head-end replication to both remotes. */
+	frame(f, 60, 0xff, 1);
+	assert_int_equal(netbe_send(l.be, &v, 1), 60);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(got(i ? l.r2 : l.r1, b, sizeof(b)), 68);
+		assert_memory_equal(b, hdr, 8);
+		assert_memory_equal(b + 8, f, 60);
+	}
+	/* Remote 2 speaks from MAC 02:..:22; netbe learns it. */
+	frame(b + 8, 60, 0x02, 0x22);
+	memcpy(b, hdr, 8);
+	assert_int_equal(sendto(l.r2, b, 68, 0, (struct sockaddr *)&l.be_addr,
+				sizeof(l.be_addr)), 68);
+	v.iov_base = b + 100;
+	v.iov_len = 1000;
+	assert_int_equal(netbe_recv(l.be, &v, 1), 60);
+	/* Known unicast: to remote 2 only. */
+	frame(f, 60, 0x02, 1);
+	memcpy(f, (uint8_t[]){ 2, 0, 0, 0, 0, 0x22 }, 6);
+	v = (struct iovec){ f, 60 };
+	assert_int_equal(netbe_send(l.be, &v, 1), 60);
+	assert_int_equal(got(l.r2, b, sizeof(b)), 68);
+	assert_int_equal(got(l.r1, b, sizeof(b)), -1);
+	/* The inner MTU: 1000 + 14 goes, one byte more is refused. */
+	frame(f, sizeof(f), 0xff, 1);
+	v.iov_len = 1014;
+	assert_int_equal(netbe_send(l.be, &v, 1), 1014);
+	assert_int_equal(got(l.r1, b, sizeof(b)), 1022);
+	v.iov_len = 1015;
+	assert_true(netbe_send(l.be, &v, 1) < 0);
+	assert_int_equal(tx_drops(l.be, NETBE_DROP_OVERSIZE), 1);
+	assert_int_equal(got(l.r1, b, sizeof(b)), -1);
+	lo_close(&l);
+}
+
+/* In a batch: a runt and an oversize frame are refused (len 0, counted),
+ * the frames around them go, in order. */
+static void test_loopback_batch(void **st)
+{
+	uint8_t f[3][1100], b[1200];
+	struct iovec v[4] = { { f[0], 100 }, { f[1], 1015 }, { f[2], 10 },
+			      { f[0], 200 } };
+	struct netbe_msg m[4];
+	struct lo l;
+
+	(void)st;
+	lo_open(&l);
+	for (int i = 0; i < 3; i++)
+		frame(f[i], sizeof(f[i]), 0xff, (uint8_t)i);
+	for (int i = 0; i < 4; i++)
+		m[i] = (struct netbe_msg){ &v[i], 1, 0 };
+	assert_int_equal(netbe_send_batch(l.be, m, 4), 4);
+	assert_int_equal(m[0].len, 100);
+	assert_int_equal(m[1].len, 0);
+	assert_int_equal(m[2].len, 0);
+	assert_int_equal(m[3].len, 200);
+	assert_int_equal(tx_drops(l.be, NETBE_DROP_OVERSIZE), 1);
+	assert_int_equal(tx_drops(l.be, NETBE_DROP_RUNT) +
+			 tx_drops(l.be, NETBE_DROP_BADHDR), 1);
+	assert_int_equal(got(l.r1, b, sizeof(b)), 108);
+	assert_int_equal(got(l.r1, b, sizeof(b)), 208);
+	assert_int_equal(got(l.r1, b, sizeof(b)), -1);
+	lo_close(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +440,8 @@ int main(void)
 		cmocka_unit_test(test_learn),
 		cmocka_unit_test(test_learn_bounded),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_loopback_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

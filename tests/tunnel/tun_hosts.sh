@@ -182,11 +182,20 @@ capture() {
 decoded() {
 	h=$1 proto=$2 port=$3
 	capture "$h" u0 4 "$tmp/tshark.out" -f "udp port $port" \
-		-d "udp.port==$port,$proto" -T fields -e "$proto.vni"
+		-d "udp.port==$port,$proto" -T fields -e udp.checksum \
+		-e "$proto.vni"
 	in_ns "$4" ping -c 3 -i 0.2 -W 2 192.168.42.$5 >/dev/null
 	wait $tpid
+	# UDP checksums: zero over IPv4 (as Linux's vxlan), real over IPv6.
+	if [ "$fam" = 6 ]; then
+		! grep -q '^0x0000[[:space:]]' "$tmp/tshark.out" ||
+			fail "a zero UDP checksum over IPv6"
+	else
+		! grep -qv '^0x0000[[:space:]]' "$tmp/tshark.out" ||
+			fail "a UDP checksum over IPv4: $(sort -u "$tmp/tshark.out")"
+	fi
 	# tshark prints Geneve's VNI in hex, VXLAN's in decimal.
-	sed -i 's/^0x0*2a$/42/' "$tmp/tshark.out"
+	sed -i 's/^[^[:space:]]*[[:space:]]*//; s/^0x0*2a$/42/' "$tmp/tshark.out"
 	grep -qx 42 "$tmp/tshark.out" ||
 		{ cat "$tmp/tshark.out.err"; fail "tshark: no $proto VNI 42 seen"; }
 	! grep -vx 42 "$tmp/tshark.out" | grep -q . ||
@@ -268,6 +277,7 @@ mcast)
 	iperf 1 2
 	stop_netbe 1 ;;
 netbe4)
+	fam=4
 	underlay 4 1 2
 	netbe_host 1 "$vx,local=10.99.0.1,remote=10.99.0.2,srcport=40000-40007"
 	netbe_host 2 "$vx,local=10.99.0.2,remote=10.99.0.1"
