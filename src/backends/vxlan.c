@@ -72,6 +72,7 @@
 #include "util.h"
 #include "sockaddr.h"
 #include "tunnel/encap.h"
+#include "tunnel/gro.h"
 #include "tunnel/learn.h"
 
 #define VX_BATCH 64		/* datagrams per sendmmsg/recvmmsg */
@@ -83,6 +84,8 @@
 #define VX_AGE_DEFAULT 300
 #define VX_LEARN_DEFAULT 4096
 #define VX_BUF_BYTES (4 << 20)
+/* Merged TCP on receive (gro.c); we send no offload (the core segments). */
+#define VX_CAPS (NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6)
 
 struct vx_tx {			/* the sending thread's scratch */
 	struct mmsghdr mm[VX_BATCH];
@@ -98,6 +101,7 @@ struct vx_rx {			/* the receiving thread's scratch */
 	struct iovec iov[VX_RX_IOV];
 	union netbe__tun_addr from[VX_BATCH];
 	uint8_t hdr[VX_BATCH][NETBE__TUN_HDR];
+	struct netbe_msg view[VX_BATCH]; /* each frame, past the vnet header */
 	uint8_t opt[NETBE__GENEVE_OPT_MAX];
 };
 
@@ -112,6 +116,7 @@ struct vx_priv {
 	int family;
 	uint16_t dstport;
 	bool has_local, mcast, learning;
+	bool gro4, gro6;		/* merge TCP (set_cap; atomic) */
 	union netbe__tun_addr local, group;
 	union netbe__tun_addr remote[VX_MAX_REMOTES];
 	unsigned nremote;
@@ -522,8 +527,13 @@ static int vx_tx_check(const struct vx_priv *p, const struct iovec *iov,
 		       int iovcnt, uint8_t head[NETBE__TUN_FLOW_BYTES],
 		       size_t *len, size_t *hlen)
 {
+	size_t vh = p->bq->hdr_len; /* a zero header: we claim no HOST_* */
+
 	*len = netbe__iov_len(iov, iovcnt);
-	*hlen = netbe__iov_to_buf(iov, iovcnt, 0, head, NETBE__TUN_FLOW_BYTES);
+	*hlen = netbe__iov_to_buf(iov, iovcnt, vh, head, NETBE__TUN_FLOW_BYTES);
+	if (*len < vh + NETBE__TUN_ETH)
+		return -EINVAL;
+	*len -= vh;
 	if (*len < NETBE__TUN_ETH)
 		return -EINVAL;
 	if (*len > vx_max_frame(p, head))
@@ -589,14 +599,16 @@ static void vx_add(struct vx_priv *p, int f, const struct netbe_msg *m,
 	struct iovec *v = t->iov + t->used;
 	struct msghdr *h = &t->mm[t->n].msg_hdr;
 
+	int n = netbe__iov_skip(m->iov, m->iovcnt, p->bq->hdr_len, v + 1,
+				VX_TX_IOV - t->used - 1);
+
 	v[0] = (struct iovec){ p->hdr, NETBE__TUN_HDR };
-	memcpy(v + 1, m->iov, sizeof(*v) * (size_t)m->iovcnt);
 	*h = (struct msghdr){ .msg_name = (void *)to,
 			      .msg_namelen = vx_salen(to),
 			      .msg_iov = v,
-			      .msg_iovlen = (size_t)m->iovcnt + 1 };
+			      .msg_iovlen = (size_t)n + 1 };
 	t->frame[t->n++] = f;
-	t->used += m->iovcnt + 1;
+	t->used += n + 1;
 }
 
 /* Where frame @head goes: its learned endpoint (copied to @one), or
@@ -665,7 +677,7 @@ static int vx_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 		int r = vx_tx_check(p, msgs[f].iov, msgs[f].iovcnt, head, &len,
 				    &hlen);
 
-		msgs[f].len = r < 0 ? 0 : len;
+		msgs[f].len = r < 0 ? 0 : len + bq->hdr_len;
 		if (r < 0)
 			netbe__q_drop(bq, NETBE_TX, netbe__drop_reason(r), 1);
 		else
@@ -784,16 +796,34 @@ static int vx_rx_slot(struct vx_priv *p, int i, struct netbe_msg *m,
 {
 	struct vx_rx *x = &p->rx;
 	struct msghdr *h = &x->mm[i].msg_hdr;
+	int n;
 
-	if (used + m->iovcnt + 1 > VX_RX_IOV)
+	if (used + 1 >= VX_RX_IOV)
+		return -1;
+	n = netbe__iov_skip(m->iov, m->iovcnt, p->bq->hdr_len,
+			    x->iov + used + 1, VX_RX_IOV - used - 1);
+	if (n < 0)
 		return -1;
 	x->iov[used] = (struct iovec){ x->hdr[i], NETBE__TUN_HDR };
-	memcpy(x->iov + used + 1, m->iov, sizeof(*m->iov) * (size_t)m->iovcnt);
+	x->view[i] = (struct netbe_msg){ x->iov + used + 1, n, 0 };
 	*h = (struct msghdr){ .msg_name = &x->from[i],
 			      .msg_namelen = sizeof(x->from[i]),
 			      .msg_iov = x->iov + used,
-			      .msg_iovlen = (size_t)m->iovcnt + 1 };
-	return used + m->iovcnt + 1;
+			      .msg_iovlen = (size_t)n + 1 };
+	return used + n + 1;
+}
+
+/* Puts a zero virtio-net header (no offload) in front of the @len-byte
+ * frame in @m; returns the length with it. */
+static ssize_t vx_vnet_zero(struct vx_priv *p, struct netbe_msg *m,
+			    size_t len)
+{
+	static const struct netbe_vnet_hdr zero;
+	unsigned vh = p->bq->hdr_len;
+
+	if (vh)
+		netbe__buf_to_iov(&zero, vh, m->iov, m->iovcnt, 0);
+	return (ssize_t)(vh + len);
 }
 
 /* Keeps the good frames of @r datagrams, in order, at the front. */
@@ -810,16 +840,95 @@ static int vx_compact(struct vx_priv *p, struct netbe_msg *msgs, int r)
 			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 			continue;
 		}
-		len = vx_take(p, p->rx.hdr[i], mm->msg_len, &msgs[i],
+		len = vx_take(p, p->rx.hdr[i], mm->msg_len, &p->rx.view[i],
 			      &p->rx.from[i], now);
 		if (len < 0)
 			continue;
+		len = vx_vnet_zero(p, &msgs[i], (size_t)len);
 		if (out != i && !netbe__msg_move(&msgs[out], &msgs[i],
 						 (size_t)len)) {
 			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 			continue;
 		}
 		msgs[out++].len = (size_t)len;
+	}
+	return out;
+}
+
+/* ---- receive coalescing (see src/tunnel/gro.c) ------------------------------ */
+
+/* Frame @m's bytes past the vnet header, when in its first buffer. */
+static uint8_t *vx_linear(const struct vx_priv *p, const struct netbe_msg *m)
+{
+	return m->iov[0].iov_len >= m->len ? (uint8_t *)m->iov[0].iov_base +
+						     p->bq->hdr_len
+					   : NULL;
+}
+
+static bool vx_gro_ok(const struct vx_priv *p, const uint8_t *f,
+		      const struct netbe_msg *m, struct netbe__gro_seg *s)
+{
+	return f && netbe__gro_parse(f, m->len - p->bq->hdr_len, s) &&
+	       __atomic_load_n(s->v6 ? &p->gro6 : &p->gro4, __ATOMIC_RELAXED);
+}
+
+/* Appends the segments after msgs[@i] that continue its flow to the
+ * frame in @dst (msgs[@i]'s, already moved there); returns how many
+ * frames it took (1: none merged). */
+static int vx_gro_run(struct vx_priv *p, struct netbe_msg *msgs, int i,
+		      int k, struct netbe_msg *dst)
+{
+	unsigned vh = p->bq->hdr_len;
+	uint8_t *fa = vx_linear(p, dst), *fb;
+	struct netbe__gro_seg a, b;
+	size_t pay, room;
+	struct netbe_vnet_hdr h;
+	bool end = false, psh = false;
+	int j;
+
+	if (!vx_gro_ok(p, fa, dst, &a) || a.psh)
+		return 1;
+	room = dst->iov[0].iov_len - vh - a.hlen;
+	if (room > (size_t)(65535 - (a.hlen - 14)))
+		room = (size_t)(65535 - (a.hlen - 14)); /* IP's length field */
+	pay = a.pay;
+	for (j = i + 1; j < k && !end; j++) {
+		fb = vx_linear(p, &msgs[j]);
+		if (!vx_gro_ok(p, fb, &msgs[j], &b) || b.pay > a.pay ||
+		    pay + b.pay > room ||
+		    !netbe__gro_follows(fa, &a, a.seq + (uint32_t)pay, fb, &b))
+			break;
+		memcpy(fa + a.hlen + pay, fb + b.hlen, b.pay);
+		pay += b.pay;
+		psh = b.psh;
+		end = b.psh || b.pay < a.pay; /* the last of a merge */
+	}
+	if (j == i + 1)
+		return 1;
+	netbe__gro_finish(fa, a.hlen + pay, &a, pay, (uint16_t)a.pay,
+			  psh, &h);
+	memcpy(fa - vh, &h, vh);
+	dst->len = vh + a.hlen + pay;
+	return j - i;
+}
+
+/* Merges runs of TCP segments among @k frames; returns the frames left. */
+static int vx_gro(struct vx_priv *p, struct netbe_msg *msgs, int k)
+{
+	int out = 0;
+
+	for (int i = 0; i < k; out++) {
+		if (out != i) {
+			if (!netbe__msg_move(&msgs[out], &msgs[i], msgs[i].len)) {
+				netbe__q_drop(p->bq, NETBE_RX,
+					      NETBE_DROP_NOROOM, 1);
+				i++;
+				out--;
+				continue;
+			}
+			msgs[out].len = msgs[i].len;
+		}
+		i += vx_gro_run(p, msgs, i, k, &msgs[out]);
 	}
 	return out;
 }
@@ -843,6 +952,9 @@ static int vx_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	k = vx_compact(p, msgs, r);
+	if (k > 1 && (__atomic_load_n(&p->gro4, __ATOMIC_RELAXED) ||
+		      __atomic_load_n(&p->gro6, __ATOMIC_RELAXED)))
+		k = vx_gro(p, msgs, k);
 	return k == 0 && r > 0 ? -ENOSPC : k;
 }
 
@@ -864,10 +976,10 @@ static ssize_t vx_recv(struct netbe__queue *bq, const struct iovec *iov,
 			return errno == EAGAIN ? 0 : -errno;
 		if (p->rx.mm[0].msg_hdr.msg_flags & MSG_TRUNC)
 			return -ENOSPC; /* consumed; the core counts it */
-		r = vx_take(p, p->rx.hdr[0], (size_t)r, &m, &p->rx.from[0],
-			    netbe__learn_now());
+		r = vx_take(p, p->rx.hdr[0], (size_t)r, &p->rx.view[0],
+			    &p->rx.from[0], netbe__learn_now());
 		if (r >= 0)
-			return r;
+			return vx_vnet_zero(p, &m, (size_t)r);
 	}
 	return 0; /* still readable: the loop calls again */
 }
@@ -898,7 +1010,7 @@ static ssize_t vx_peek(struct netbe__queue *bq)
 		     netbe__tun_decap(p->proto, h, (size_t)r, p->vni, &hlen,
 				      &why);
 		if (ok)
-			return r - (ssize_t)hlen;
+			return r - (ssize_t)hlen + (ssize_t)bq->hdr_len;
 		(void)recv(p->fd, h, 1, MSG_DONTWAIT);
 		netbe__q_drop(bq, NETBE_RX, why, 1);
 	}
@@ -958,6 +1070,7 @@ static int vx_open_proto(struct netbe__queue *bq, const struct netbe__opts *o,
 	}
 	netbe__tun_encap(proto, p->vni, p->hdr);
 	out->fd[0] = p->fd;
+	out->caps = VX_CAPS;
 	return 0;
 }
 
@@ -976,6 +1089,23 @@ static int geneve_open(struct netbe__queue *bq, const struct netbe__opts *o,
 static void vx_close(struct netbe__queue *bq)
 {
 	vx_release(bq->priv);
+}
+
+/* A frontend that takes GUEST_TSO gets merged TCP (a vnet header of its
+ * length); any other gets plain frames, no header. */
+static int vx_set_cap(struct netbe__queue *bq, uint64_t features,
+		      unsigned fe_hdr_len)
+{
+	struct vx_priv *p = bq->priv;
+	bool hdr = fe_hdr_len == NETBE_VNET_HDR_LEN ||
+		   fe_hdr_len == NETBE_VNET_HDR_MRG_LEN;
+	bool csum = features & NETBE_F_GUEST_CSUM;
+
+	__atomic_store_n(&p->gro4, hdr && csum &&
+			 (features & NETBE_F_GUEST_TSO4), __ATOMIC_RELAXED);
+	__atomic_store_n(&p->gro6, hdr && csum &&
+			 (features & NETBE_F_GUEST_TSO6), __ATOMIC_RELAXED);
+	return p->gro4 || p->gro6 ? (int)fe_hdr_len : 0;
 }
 
 static int vx_get_mtu(struct netbe__queue *bq)
@@ -999,7 +1129,7 @@ static int vx_tx_fd(struct netbe__queue *bq)
 		.peek_recvlen = vx_peek, .recv = vx_recv,                   \
 		.send_batch = vx_send_batch, .recv_batch = vx_recv_batch,   \
 		.rx_error = vx_rx_error, .tx_fd = vx_tx_fd,                 \
-		.get_mtu = vx_get_mtu,                                      \
+		.get_mtu = vx_get_mtu, .set_cap = vx_set_cap,               \
 	}
 
 const struct netbe__ops netbe__vxlan_ops =

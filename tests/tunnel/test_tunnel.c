@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_tunnel: the VXLAN/Geneve headers (src/tunnel/encap.c) and the
- * learning table (src/tunnel/learn.c), byte by byte, plus the backends'
+ * learning table (src/tunnel/learn.c), byte by byte, receive coalescing
+ * (src/tunnel/gro.c), plus the backends'
  * option checking and a loopback round trip between two netbe endpoints
  * that also proves the drop counters (wrong VNI, wrong flags, a stranger,
  * a critical Geneve option, a runt, an oversize frame).
@@ -22,6 +23,8 @@
 #include "netbe.h"
 #include "tunnel/encap.h"
 #include "tunnel/learn.h"
+#include "tunnel/gro.h"
+#include "offload.h"
 
 /* ---- headers --------------------------------------------------------------- */
 
@@ -429,6 +432,110 @@ static void test_loopback_batch(void **st)
 	lo_close(&l);
 }
 
+/* ---- receive coalescing -------------------------------------------------- */
+
+static uint16_t sum16(uint64_t s)
+{
+	return netbe__csum_fold(s);
+}
+
+/* An IPv4 TCP segment, seq @seq, @pay payload bytes, checksums right. */
+static size_t tcp4(uint8_t *f, uint32_t seq, size_t pay, uint8_t flags)
+{
+	size_t tcplen = 32 + pay;
+	uint8_t ph[12] = { 10, 0, 0, 1, 10, 0, 0, 2, 0, 6,
+			   (uint8_t)(tcplen >> 8), (uint8_t)tcplen };
+	uint16_t c;
+
+	memset(f, 0, 14 + 20 + tcplen);
+	memcpy(f, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+	f[14] = 0x45;
+	f[16] = (uint8_t)((20 + tcplen) >> 8);
+	f[17] = (uint8_t)(20 + tcplen);
+	f[18] = (uint8_t)seq; /* an IPv4 id that changes */
+	f[20] = 0x40;
+	f[22] = 64;
+	f[23] = 6;
+	memcpy(f + 26, ph, 8);
+	c = (uint16_t)~sum16(netbe__csum_add(0, f + 14, 20));
+	memcpy(f + 24, &c, 2);
+	f[34] = 0x13; /* ports 5001 -> 40000 */
+	f[35] = 0x89;
+	f[36] = 0x9c;
+	f[37] = 0x40;
+	f[38] = (uint8_t)(seq >> 24);
+	f[39] = (uint8_t)(seq >> 16);
+	f[40] = (uint8_t)(seq >> 8);
+	f[41] = (uint8_t)seq;
+	f[45] = 7;	/* ack 7 */
+	f[46] = 0x80;	/* doff 8: 12 bytes of options (timestamps) */
+	f[47] = flags;
+	f[48] = 0x01;	/* window */
+	memcpy(f + 54, "\x01\x01\x08\x0a\0\0\0\x05\0\0\0\x06", 12);
+	for (size_t i = 0; i < pay; i++)
+		f[66 + i] = (uint8_t)(seq + i);
+	c = (uint16_t)~sum16(netbe__csum_add(netbe__csum_add(0, ph, 12),
+					     f + 34, tcplen));
+	memcpy(f + 50, &c, 2);
+	return 14 + 20 + tcplen;
+}
+
+static void test_gro(void **st)
+{
+	static uint8_t a[3000], b[1600];
+	struct netbe__gro_seg sa, sb;
+	struct netbe_vnet_hdr h;
+	uint8_t ph[12] = { 10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 0 };
+	size_t la = tcp4(a, 1000, 1400, 0x10), lb = tcp4(b, 2400, 1400, 0x18);
+
+	(void)st;
+	assert_true(netbe__gro_parse(a, la, &sa));
+	assert_int_equal(sa.hlen, 66);
+	assert_int_equal(sa.pay, 1400);
+	assert_true(netbe__gro_parse(b, lb, &sb));
+	assert_true(sb.psh);
+	assert_true(netbe__gro_follows(a, &sa, 2400, b, &sb));
+	assert_false(netbe__gro_follows(a, &sa, 2401, b, &sb)); /* a gap */
+	b[45] = 8; /* another ack */
+	assert_false(netbe__gro_follows(a, &sa, 2400, b, &sb));
+	b[45] = 7;
+	b[61] = 9; /* another timestamp */
+	assert_false(netbe__gro_follows(a, &sa, 2400, b, &sb));
+	b[61] = 6;
+	b[100] ^= 1; /* a bad checksum: never merged */
+	assert_false(netbe__gro_parse(b, lb, &sb));
+	b[100] ^= 1;
+	tcp4(b, 2400, 1400, 0x12); /* SYN|ACK */
+	assert_false(netbe__gro_parse(b, lb, &sb));
+	tcp4(b, 2400, 1400, 0x18);
+	/* Merge as the backend does, then finish. */
+	memcpy(a + la, b + 66, 1400);
+	netbe__gro_finish(a, la + 1400, &sa, 2800, 1400, true, &h);
+	assert_int_equal(h.flags, NETBE_VNET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, NETBE_VNET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, 1400);
+	assert_int_equal(h.hdr_len, 66);
+	assert_int_equal(h.csum_start, 34);
+	assert_int_equal(h.csum_offset, 16);
+	assert_int_equal(a[16] << 8 | a[17], 20 + 32 + 2800);
+	assert_int_equal(sum16(netbe__csum_add(0, a + 14, 20)), 0xffff);
+	assert_int_equal(a[47], 0x18); /* the last segment's PSH */
+	/* Completing the partial checksum gives a right one. */
+	{
+		uint16_t c = (uint16_t)~sum16(netbe__csum_add(0, a + 34,
+							      32 + 2800));
+
+		memcpy(a + 50, &c, 2);
+		ph[10] = (uint8_t)((32 + 2800) >> 8);
+		ph[11] = (uint8_t)(32 + 2800);
+		assert_int_equal(sum16(netbe__csum_add(netbe__csum_add(0, ph,
+								       12),
+						       a + 34, 32 + 2800)),
+				 0xffff);
+	}
+	assert_int_equal(a[66 + 1400], (uint8_t)2400); /* b's payload */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_loopback_batch),
+		cmocka_unit_test(test_gro),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
