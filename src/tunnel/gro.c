@@ -5,9 +5,9 @@
  * Theory of operation
  *   A tunnel carries one MSS per datagram: a 1 Gbit/s TCP stream is some
  *   85 000 datagrams a second, and writing each to a tap is a system call
- *   (measured: netbe's receive side, one tap write per segment, made
- *   kernel -> netbe 3-10 times slower than netbe -> kernel on this
- *   machine; docs/benchmarks.md).  Linux's own vxlan hands its GRO engine
+ *   (measured: netbe <-> netbe over vxlan, 0.9 Gbit/s with a tap write
+ *   per segment, 2.3-2.7 Gbit/s with this merge; docs/benchmarks.md).
+ *   Linux's own vxlan hands its GRO engine
  *   the decapsulated segments; we do the same on each recvmmsg batch:
  *   consecutive segments of one TCP flow become one GSO frame of up to
  *   64 KiB with a virtio-net header (NEEDS_CSUM, TCPV4/TCPV6, gso_size =
