@@ -14,6 +14,9 @@
 #   nk   netbe on A ("netbe connect tap,ifname=nbt vxlan,...") <-> Linux
 #        vxlan on B
 #   nn   netbe on A <-> netbe on B
+#   nkc, nnc  the same with netbe's udpcsum=on: real UDP checksums over
+#        IPv4, which lets netbe send each batch's segments as UDP_SEGMENT
+#        (the kernel refuses that with the zero checksum of the default)
 # Work per contender, round and direction: iperf3 -t SECONDS, TCP, A -> B
 # ("fwd") and B -> A ("rev", iperf3 -R); the receiver's Gbit/s.  Rounds
 # interleave the contenders (kk nk nn, kk nk nn, ...) so a neighbour's
@@ -57,9 +60,9 @@ host_kernel() { # NS N PEER_N
 	ip -n "$1" link set vx0 up
 }
 
-host_netbe() { # NS N PEER_N
+host_netbe() { # NS N PEER_N [EXTRA_OPTS]
 	ip netns exec "$1" "$netbe" connect tap,ifname=nbt \
-		"vxlan,vni=42,local=10.98.0.$2,remote=10.98.0.$3" \
+		"vxlan,vni=42,local=10.98.0.$2,remote=10.98.0.$3${4:-}" \
 		>"$tmp/netbe-$2.log" 2>&1 &
 	pids="$pids $!"
 	i=0
@@ -88,6 +91,10 @@ setup() { # CONTENDER
 	nk) host_netbe $p-a 1 2; host_kernel $p-b 2 1
 	    ip netns exec $p-b ethtool -K u0 tx off >/dev/null ;;
 	nn) host_netbe $p-a 1 2; host_netbe $p-b 2 1 ;;
+	nkc) host_netbe $p-a 1 2 ,udpcsum=on; host_kernel $p-b 2 1
+	    ip netns exec $p-b ethtool -K u0 tx off >/dev/null ;;
+	nnc) host_netbe $p-a 1 2 ,udpcsum=on
+	    host_netbe $p-b 2 1 ,udpcsum=on ;;
 	esac
 	for _ in $(seq 20); do
 		ip netns exec $p-a ping -c 1 -W 1 192.168.42.2 >/dev/null 2>&1 &&
@@ -114,7 +121,7 @@ iperf() {
 echo "vxlan bench: $rounds rounds x ${dur}s, $(nproc) CPUs, load now:" \
 	"$(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-	for c in kk nk nn; do
+	for c in kk nk nn nkc nnc; do
 		setup $c
 		iperf $c "$r" fwd
 		iperf $c "$r" rev
@@ -132,13 +139,15 @@ median() { # CONTENDER DIR
 echo
 echo "median Gbit/s over $rounds rounds (ratio to kernel <-> kernel)"
 printf '%-24s %14s %14s\n' contender "A->B" "B->A"
-for c in kk nk nn; do
+for c in kk nk nn nkc nnc; do
 	f=$(median $c fwd) b=$(median $c rev)
 	kf=$(median kk fwd) kb=$(median kk rev)
 	case $c in
 	kk) name="kernel <-> kernel" ;;
 	nk) name="netbe <-> kernel" ;;
 	nn) name="netbe <-> netbe" ;;
+	nkc) name="netbe <-> kernel, csum" ;;
+	nnc) name="netbe <-> netbe, csum" ;;
 	esac
 	printf '%-24s %6s (%4.2fx) %6s (%4.2fx)\n' "$name" "$f" \
 		"$(echo "$f $kf" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }')" "$b" \

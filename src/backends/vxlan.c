@@ -68,6 +68,7 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,13 @@ struct vx_tx {			/* the sending thread's scratch */
 	struct mmsghdr mm[VX_BATCH];
 	struct iovec iov[VX_TX_IOV];
 	int frame[VX_BATCH];	/* the frame each datagram carries */
+	size_t dlen[VX_BATCH];	/* each datagram's length */
 	int n, used, fd;
+	/* udpcsum=: runs of datagrams as UDP_SEGMENT sends (vx_gso_pack) */
+	struct mmsghdr gm[VX_BATCH];
+	struct iovec giov[VX_TX_IOV];
+	char gcm[VX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	int gfirst[VX_BATCH + 1]; /* the first datagram of each send */
 	bool single;		/* vx_send: report, do not count */
 	int err;		/* vx_send: why its frame did not go */
 };
@@ -122,6 +129,7 @@ struct vx_priv {
 	uint16_t dstport;
 	bool has_local, mcast, learning;
 	bool gro4, gro6;		/* merge TCP (set_cap; atomic) */
+	bool gso;			/* UDP checksums on: UDP_SEGMENT */
 	union netbe__tun_addr local, group;
 	union netbe__tun_addr remote[VX_MAX_REMOTES];
 	unsigned nremote;
@@ -156,6 +164,10 @@ static const struct netbe_option vx_options[] = {
 	{ .key = "srcport", .type = NETBE_OPT_STRING,
 	  .help = "MIN-MAX: UDP source ports picked by inner flow hash (at "
 		  "most 64; default: the local port only)" },
+	{ .key = "udpcsum", .type = NETBE_OPT_BOOL,
+	  .help = "IPv4: send real UDP checksums (default false: zero, which "
+		  "RFC 7348 allows; true also lets the kernel segment our "
+		  "sends, UDP_SEGMENT); IPv6 always has them" },
 	{ .key = "learning", .type = NETBE_OPT_BOOL,
 	  .help = "learn which remote holds which MAC (default true; false: "
 		  "flood everything)" },
@@ -313,6 +325,7 @@ static int vx_parse_where(struct vx_priv *p, const struct netbe__opts *o)
 	if (r == 0)
 		r = remote ? vx_parse_remotes(p, remote)
 			   : vx_parse_group(p, group);
+	p->gso |= p->family == AF_INET6;
 	if (r == 0 && dev) {
 		snprintf(p->dev, sizeof(p->dev), "%s", dev);
 		p->ifindex = if_nametoindex(dev);
@@ -334,6 +347,7 @@ static int vx_parse(struct vx_priv *p, const struct netbe__opts *o)
 	p->vni = (uint32_t)netbe__opt_uint(o, "vni", 0);
 	p->dstport = (uint16_t)netbe__opt_uint(o, "dstport", dflt);
 	p->learning = netbe__opt_bool(o, "learning", true);
+	p->gso = netbe__opt_bool(o, "udpcsum", false); /* IPv6: vx_parse_where */
 	return vx_parse_where(p, o);
 }
 
@@ -365,7 +379,8 @@ static int vx_sockopts(struct vx_priv *p, int fd)
 	struct ip_mreqn mr = { .imr_ifindex = (int)p->ifindex };
 
 	vx_bufs(fd);
-	if (v4 ? setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)) ||
+	if (v4 ? setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, p->gso ? &zero : &one,
+			    sizeof(one)) ||
 		 setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &df, sizeof(df))
 	       : setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ||
 		 setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &df,
@@ -563,14 +578,98 @@ static void vx_tx_lost(struct vx_priv *p, struct netbe_msg *m, int err)
 /* Sends the datagrams gathered.  When the socket fills, sets *@stop to
  * the frames accepted (a frame one of whose copies went is accepted) and
  * returns it; -1 when all went. */
+static bool vx_same_dest(const struct msghdr *a, const struct msghdr *b)
+{
+	return a->msg_namelen == b->msg_namelen &&
+	       !memcmp(a->msg_name, b->msg_name, a->msg_namelen);
+}
+
+/* How many datagrams from @i one UDP_SEGMENT send can take: the same
+ * destination, the first one's length but the last, which may be
+ * shorter; at most 64 and 63 KiB. */
+static int vx_gso_run(const struct vx_tx *t, int i)
+{
+	size_t len = t->dlen[i], total = len;
+	int j = i + 1;
+
+	while (j < t->n && j - i < 64 && t->dlen[j] <= len &&
+	       total + t->dlen[j] <= 63 * 1024 &&
+	       vx_same_dest(&t->mm[i].msg_hdr, &t->mm[j].msg_hdr)) {
+		total += t->dlen[j];
+		if (t->dlen[j++] < len)
+			break;
+	}
+	return j - i;
+}
+
+/* One send of datagrams [@i, @i + @k) into t->gm[@e]: their iovecs in
+ * a row, with a UDP_SEGMENT of the first one's length when k > 1. */
+static void vx_gso_entry(struct vx_tx *t, int e, int i, int k, int *used)
+{
+	struct msghdr *h = &t->gm[e].msg_hdr;
+	struct iovec *v = t->giov + *used;
+	size_t n = 0;
+
+	for (int d = i; d < i + k; d++) {
+		const struct msghdr *m = &t->mm[d].msg_hdr;
+
+		memcpy(v + n, m->msg_iov, m->msg_iovlen * sizeof(*v));
+		n += m->msg_iovlen;
+	}
+	*h = (struct msghdr){ .msg_name = t->mm[i].msg_hdr.msg_name,
+			      .msg_namelen = t->mm[i].msg_hdr.msg_namelen,
+			      .msg_iov = v, .msg_iovlen = n };
+	*used += (int)n;
+	if (k > 1) {
+		struct cmsghdr *c = (struct cmsghdr *)t->gcm[e];
+		uint16_t seg = (uint16_t)t->dlen[i];
+
+		h->msg_control = t->gcm[e];
+		h->msg_controllen = sizeof(t->gcm[e]);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	}
+}
+
+/* Packs the datagrams from @i into t->gm; returns the sends. */
+static int vx_gso_pack(struct vx_tx *t, int i)
+{
+	int e = 0, used = 0;
+
+	while (i < t->n) {
+		int k = vx_gso_run(t, i);
+
+		t->gfirst[e] = i;
+		vx_gso_entry(t, e++, i, k, &used);
+		i += k;
+	}
+	t->gfirst[e] = i;
+	return e;
+}
+
+/* Sends datagrams from @i: how many went, or -1 with errno. */
+static int vx_send_some(struct vx_priv *p, int i)
+{
+	struct vx_tx *t = &p->tx;
+	int e, r;
+
+	if (!p->gso)
+		return sendmmsg(t->fd, t->mm + i, (unsigned)(t->n - i),
+				MSG_DONTWAIT | MSG_NOSIGNAL);
+	e = vx_gso_pack(t, i);
+	r = sendmmsg(t->fd, t->gm, (unsigned)e, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return r <= 0 ? r : t->gfirst[r] - i;
+}
+
 static int vx_flush(struct vx_priv *p, struct netbe_msg *msgs, int *stop)
 {
 	struct vx_tx *t = &p->tx;
 	int i = 0;
 
 	while (i < t->n) {
-		int r = sendmmsg(t->fd, t->mm + i, (unsigned)(t->n - i),
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		int r = vx_send_some(p, i);
 
 		if (r > 0) {
 			i += r;
@@ -612,6 +711,7 @@ static void vx_add(struct vx_priv *p, int f, const struct netbe_msg *m,
 			      .msg_namelen = vx_salen(to),
 			      .msg_iov = v,
 			      .msg_iovlen = (size_t)n + 1 };
+	t->dlen[t->n] = NETBE__TUN_HDR + netbe__iov_len(v + 1, n);
 	t->frame[t->n++] = f;
 	t->used += n + 1;
 }

@@ -282,7 +282,7 @@ netbe4)
 	fam=4
 	underlay 4 1 2
 	netbe_host 1 "$vx,local=10.99.0.1,remote=10.99.0.2,srcport=40000-40007"
-	netbe_host 2 "$vx,local=10.99.0.2,remote=10.99.0.1"
+	netbe_host 2 "$vx,local=10.99.0.2,remote=10.99.0.1,udpcsum=on"
 	ping_ok 1 2
 	ping_ok 2 1
 	decoded 1 vxlan 4789 1 2
