@@ -29,9 +29,11 @@
  *   the kernel.  Every header is checked (encap.c), and what fails is
  *   dropped and counted by reason; never a crash, never a log per frame.
  *
- *   Wire details.  IPv4: UDP checksum zero (SO_NO_CHECK), as Linux's
- *   vxlan sends by default; IPv6: a real checksum (the kernel computes
- *   it; Linux accepts a zero one only with udp6zerocsumrx).  The outer
+ *   Wire details.  IPv4: UDP checksum zero (SO_NO_CHECK) unless
+ *   udpcsum=on (RFC 7348 allows zero, Linux accepts it; Linux's own
+ *   vxlan sends a real one unless noudpcsum); IPv6: a real checksum (the
+ *   kernel computes it; Linux accepts a zero one only with
+ *   udp6zerocsumrx).  The outer
  *   DF bit is set (IP_PMTUDISC_DO) and a frame longer than the inner
  *   MTU is refused and counted "oversize" before it is sent: never
  *   truncated, never fragmented.  The inner MTU (get_mtu, `netbe probe`)
@@ -49,9 +51,12 @@
  *   Offloads, sending.  We claim no HOST_* offload: the core's software
  *   engine (vnet.c) cuts a TSO frame from a tap or a guest into MSS-sized
  *   segments and hands them to send_batch, up to 64 at a time: one
- *   sendmmsg.  UDP_SEGMENT (one GSO send of equal-sized datagrams) is not
- *   used: the kernel refuses it on a socket with SO_NO_CHECK (EINVAL,
- *   measured), and over IPv4 we send Linux's zero checksum.
+ *   sendmmsg.  With real UDP checksums (IPv6, or udpcsum=on) each run of
+ *   equal-sized datagrams to one destination becomes one UDP_SEGMENT
+ *   send inside that sendmmsg, so the kernel builds one 63 KiB datagram
+ *   and cuts it late (measured faster: docs/benchmarks.md).  With the
+ *   zero checksum it cannot: the kernel refuses UDP_SEGMENT on a socket
+ *   with SO_NO_CHECK (EINVAL, measured).
  *
  *   Offloads, receiving.  recvmmsg reads each datagram into the caller's
  *   buffers behind an 8-byte header slot of ours (no copy; Geneve

@@ -305,7 +305,7 @@ struct lo {
 	struct sockaddr_in be_addr;
 };
 
-static void lo_open(struct lo *l)
+static void lo_open_opts(struct lo *l, const char *extra)
 {
 	uint16_t p0, p1, p2;
 	int tmp = udp_on("127.0.0.1", &p0);
@@ -315,7 +315,7 @@ static void lo_open(struct lo *l)
 	l->r1 = udp_on("127.0.0.1", &p1);
 	l->r2 = udp_on("127.0.0.2", &p2);
 	snprintf(spec, sizeof(spec), "vxlan,vni=7,local=127.0.0.1:%u,remote="
-		 "127.0.0.1:%u;127.0.0.2:%u,mtu=1000", p0, p1, p2);
+		 "127.0.0.1:%u;127.0.0.2:%u,mtu=1000%s", p0, p1, p2, extra);
 	assert_int_equal(netbe_loop_new(&l->loop), 0);
 	if (netbe_open(&l->be, spec, l->loop, nop_cb, NULL) < 0)
 		fail_msg("%s: %s", spec, netbe_last_error());
@@ -324,6 +324,11 @@ static void lo_open(struct lo *l)
 	l->be_addr = (struct sockaddr_in){ .sin_family = AF_INET,
 					   .sin_port = htons(p0) };
 	inet_pton(AF_INET, "127.0.0.1", &l->be_addr.sin_addr);
+}
+
+static void lo_open(struct lo *l)
+{
+	lo_open_opts(l, "");
 }
 
 static void lo_close(struct lo *l)
@@ -429,6 +434,44 @@ static void test_loopback_batch(void **st)
 	assert_int_equal(got(l.r1, b, sizeof(b)), 108);
 	assert_int_equal(got(l.r1, b, sizeof(b)), 208);
 	assert_int_equal(got(l.r1, b, sizeof(b)), -1);
+	lo_close(&l);
+}
+
+/* udpcsum=on: a run of frames to one learned remote leaves as one
+ * UDP_SEGMENT send; the peer still gets one datagram per frame, in
+ * order, the last shorter. */
+static void test_loopback_gso(void **st)
+{
+	static const uint8_t hdr[8] = { 8, 0, 0, 0, 0, 0, 7, 0 };
+	static const size_t size[5] = { 900, 900, 900, 900, 333 };
+	uint8_t f[5][1000], b[1200];
+	struct iovec v[5];
+	struct netbe_msg m[5];
+	struct lo l;
+
+	(void)st;
+	lo_open_opts(&l, ",udpcsum=on");
+	frame(b + 8, 60, 0x02, 0x11); /* remote 1 is 02:..:11 */
+	memcpy(b, hdr, 8);
+	assert_int_equal(sendto(l.r1, b, 68, 0, (struct sockaddr *)&l.be_addr,
+				sizeof(l.be_addr)), 68);
+	v[0] = (struct iovec){ b + 100, 1000 };
+	assert_int_equal(netbe_recv(l.be, v, 1), 60);
+	for (int i = 0; i < 5; i++) {
+		frame(f[i], size[i], 0x02, (uint8_t)i);
+		memcpy(f[i], (uint8_t[]){ 2, 0, 0, 0, 0, 0x11 }, 6);
+		f[i][20] = (uint8_t)i;
+		v[i] = (struct iovec){ f[i], size[i] };
+		m[i] = (struct netbe_msg){ &v[i], 1, 0 };
+	}
+	assert_int_equal(netbe_send_batch(l.be, m, 5), 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(got(l.r1, b, sizeof(b)), 8 + (ssize_t)size[i]);
+		assert_memory_equal(b, hdr, 8);
+		assert_memory_equal(b + 8, f[i], size[i]);
+	}
+	assert_int_equal(got(l.r1, b, sizeof(b)), -1);
+	assert_int_equal(got(l.r2, b, sizeof(b)), -1);
 	lo_close(&l);
 }
 
@@ -549,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_loopback_batch),
+		cmocka_unit_test(test_loopback_gso),
 		cmocka_unit_test(test_gro),
 	};
 

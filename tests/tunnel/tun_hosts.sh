@@ -188,7 +188,7 @@ decoded() {
 		-e "$proto.vni"
 	in_ns "$4" ping -c 3 -i 0.2 -W 2 192.168.42.$5 >/dev/null
 	wait $tpid
-	# UDP checksums: zero over IPv4 (as Linux's vxlan), real over IPv6.
+	# UDP checksums: zero over IPv4 (netbe's default), real over IPv6.
 	if [ "$fam" = 6 ]; then
 		! grep -q '^0x0000[[:space:]]' "$tmp/tshark.out" ||
 			fail "a zero UDP checksum over IPv6"
