@@ -33,8 +33,7 @@
  *
  * Refused with an error instead of trapped: the calls that open something
  * new that forwarding never needs -- openat for writing, sockets of other
- * families than unix/IPv4/IPv6, executable memory, bpf(2), chmod/chown of
- * a path -- fail with EPERM (EAFNOSUPPORT for a socket family).  That is
+ * families than unix/IPv4/IPv6, executable memory, bpf(2) -- fail with EPERM (EAFNOSUPPORT for a socket family).  That is
  * what a port added at run time through the control socket meets when it
  * needs a device or a privileged socket (tap, packet, xdp, a capture
  * file): "netbe port add" answers an error naming the filter and the
@@ -47,7 +46,9 @@
  * What stays possible, and why: reading files (openat read-only: libslirp
  * re-reads /etc/resolv.conf when a guest asks its DNS, if_nametoindex and
  * glibc's stdio need nothing more), unlinking a path (the unix sockets we
- * bound are removed when a port or the switch stops) and connecting
+ * bound are removed when a port or the switch stops), changing a path's
+ * permission bits and group (a unix socket's mode= and group= when a
+ * stream or dgram port is added at run time) and connecting
  * anywhere (slirp's NAT makes new outgoing connections for the guest).
  * seccomp cannot look at a path or an address; running with --user
  * confines those calls to what that user may do.  Not possible: execve,
@@ -141,9 +142,14 @@ static const struct rule rules[] = {
 	/* Stopping, and signals to ourselves: SIGINT/SIGTERM end the loop
 	 * through their handler, SIGSYS ends us through ours. */
 	R(exit), R(exit_group), R(rt_sigreturn), R(restart_syscall),
-	R(rt_sigprocmask), R(rt_sigaction), R(sigaltstack), R(getpid),
-	R(gettid),
+	R(rt_sigprocmask), R(rt_sigaction), R(rt_sigpending), R(sigaltstack),
+	R(getpid), R(gettid),
 	/* (tgkill and kill: our own pid only; added in add_own_pid().) */
+
+	/* Who we are (read only): the control socket compares a peer's
+	 * SO_PEERCRED uid with ours. */
+	R(getuid), R(geteuid), R(getgid), R(getegid), R(getresuid),
+	R(getresgid),
 
 	/* The loop: epoll, its wake-up eventfd, timers, the fds' I/O
 	 * (tap and pipe read/write and readv/writev; eventfd kicks; vhost-
@@ -220,15 +226,21 @@ static const struct rule rules[] = {
 	 * writing or creating refused (a tap's /dev/net/tun, a capture file:
 	 * ports a running switch cannot add under the filter); removing
 	 * the unix sockets we bound, when their port or the switch stops;
-	 * fchmod of a socket we just made (a stream port's 0600). */
+	 * a unix socket's mode= and group= when a stream or dgram port is
+	 * added at run time: permission bits only (no set-id or sticky
+	 * bit), the group only (the owner stays -1). */
 	OPEN_RO(openat, 2), OPEN_WR(openat, 2, O_WRONLY),
 	OPEN_WR(openat, 2, O_RDWR),
 #ifdef __NR_open
 	OPEN_RO(open, 1), OPEN_WR(open, 1, O_WRONLY), OPEN_WR(open, 1, O_RDWR),
 #endif
 	R(unlink), R(unlinkat), R(fchmod),
-	R_ERR(chmod, EPERM), R_ERR(fchmodat, EPERM), R_ERR(fchownat, EPERM),
-	R_ERR(chown, EPERM), R_ERR(lchown, EPERM),
+#ifdef __NR_chmod
+	R_IF(chmod, OK, ARG_MASK(1, 07000, 0)),
+	R_IF(lchown, OK, ARG_MASK(1, 0xffffffffU, 0xffffffffU)),
+#endif
+	R_IF(fchmodat, OK, ARG_MASK(2, 07000, 0)),
+	R_IF(fchownat, OK, ARG_MASK(2, 0xffffffffU, 0xffffffffU)),
 
 	/* Refused, not trapped: what adding a tap, packet or xdp port at
 	 * run time tries first (see the theory above). */
