@@ -32,16 +32,18 @@
  * that cannot be delivered kills the process.
  *
  * Refused with an error instead of trapped: the calls that open something
- * new that forwarding never needs -- openat for writing, sockets of other
- * families than unix/IPv4/IPv6, executable memory, bpf(2) -- fail with EPERM (EAFNOSUPPORT for a socket family).  That is
- * what a port added at run time through the control socket meets when it
- * needs a device or a privileged socket (tap, packet, xdp, a capture
- * file): "netbe port add" answers an error naming the filter and the
- * switch keeps running.  Ports made of unix, UDP or TCP sockets (stream,
- * dgram, vale, slirp, vxlan/geneve) can still be added at run time.  The
- * same calls are what an attacker who took over the process would want
- * next; refused, they are as useless to it as a kill, and the switch
- * stays up for the guests.
+ * new that forwarding never needs -- openat for writing, packet, XDP and
+ * netlink sockets, executable memory, bpf(2), mount(2) -- fail with
+ * EPERM.  That is what a port added at run time through the control
+ * socket meets when it needs a device or a privileged socket (tap,
+ * packet, xdp, a capture file): "netbe port add" answers an error naming
+ * the filter and the switch keeps running.  Ports made of unix, UDP or
+ * TCP sockets (stream, dgram, vale, slirp, vxlan/geneve) can still be
+ * added at run time; vde cannot (libvdeplug dlopen()s a plugin, which
+ * needs executable memory: "Protocol not supported").  The same calls
+ * are what an attacker who took over the process would want next;
+ * refused, they are as useless to it as a kill, and the switch stays up
+ * for the guests.
  *
  * What stays possible, and why: reading files (openat read-only: libslirp
  * re-reads /etc/resolv.conf when a guest asks its DNS, if_nametoindex and
@@ -147,9 +149,10 @@ static const struct rule rules[] = {
 	/* (tgkill and kill: our own pid only; added in add_own_pid().) */
 
 	/* Who we are (read only): the control socket compares a peer's
-	 * SO_PEERCRED uid with ours. */
+	 * SO_PEERCRED uid with ours; an xdp port added at run time looks at
+	 * its parent's mount namespace before it is refused. */
 	R(getuid), R(geteuid), R(getgid), R(getegid), R(getresuid),
-	R(getresgid),
+	R(getresgid), R(getppid), R(capget),
 
 	/* The loop: epoll, its wake-up eventfd, timers, the fds' I/O
 	 * (tap and pipe read/write and readv/writev; eventfd kicks; vhost-
@@ -159,7 +162,7 @@ static const struct rule rules[] = {
 	R(epoll_create1), R(eventfd2), R(timerfd_create), R(timerfd_settime),
 	R(timerfd_gettime), R(poll), R(ppoll), R(read), R(write), R(readv),
 	R(writev), R(pread64), R(pwrite64), R(close), R(fcntl), R(dup),
-	R(fstat), R(newfstatat), R(statx), R(lseek),
+	R(fstat), R(newfstatat), R(statx), R(lseek), R(statfs), R(fstatfs),
 
 	/* Memory: malloc, packet rings and AF_XDP UMEMs mapped again when a
 	 * ring is rebuilt (MTU raised), vhost-user's memory regions; never
@@ -185,9 +188,9 @@ static const struct rule rules[] = {
 	 * sockets are made only at open: refused later. */
 	R_IF(socket, OK, ARG_EQ(0, AF_UNIX)), R_IF(socket, OK, ARG_EQ(0, AF_INET)),
 	R_IF(socket, OK, ARG_EQ(0, AF_INET6)),
-	R_IF(socket, SCMP_ACT_ERRNO(EAFNOSUPPORT), ARG_EQ(0, AF_PACKET)),
-	R_IF(socket, SCMP_ACT_ERRNO(EAFNOSUPPORT), ARG_EQ(0, AF_XDP)),
-	R_IF(socket, SCMP_ACT_ERRNO(EAFNOSUPPORT), ARG_EQ(0, AF_NETLINK)),
+	R_IF(socket, SCMP_ACT_ERRNO(EPERM), ARG_EQ(0, AF_PACKET)),
+	R_IF(socket, SCMP_ACT_ERRNO(EPERM), ARG_EQ(0, AF_XDP)),
+	R_IF(socket, SCMP_ACT_ERRNO(EPERM), ARG_EQ(0, AF_NETLINK)),
 	R_IF(socketpair, OK, ARG_EQ(0, AF_UNIX)),
 	R(bind), R(listen), R(connect), R(accept), R(accept4), R(shutdown),
 	R(getsockname), R(getpeername), R(getsockopt),
@@ -243,10 +246,11 @@ static const struct rule rules[] = {
 	R_IF(fchownat, OK, ARG_MASK(2, 0xffffffffU, 0xffffffffU)),
 
 	/* Refused, not trapped: what adding a tap, packet or xdp port at
-	 * run time tries first (see the theory above). */
+	 * run time tries (see the theory above): executable memory for a
+	 * plugin, BPF programs and maps, libxdp's bpffs mount. */
 	NO_EXEC(2, SCMP_ACT_ERRNO(EPERM), PROT_EXEC),
 	R_IF(mprotect, SCMP_ACT_ERRNO(EPERM), ARG_MASK(2, PROT_EXEC, PROT_EXEC)),
-	R_ERR(bpf, EPERM),
+	R_ERR(bpf, EPERM), R_ERR(mount, EPERM),
 
 #ifdef CLI_SANITIZER
 	/* ASan/LSan only: the leak check at exit stops the world with a
@@ -453,7 +457,7 @@ int cli_seccomp_active(void)
 
 const char *cli_seccomp_hint(int err)
 {
-	if (!active || (err != -EPERM && err != -EAFNOSUPPORT))
+	if (!active || err != -EPERM)
 		return "";
 	return " (refused under the seccomp filter: a running switch "
 	       "cannot add ports that open a device, a packet or XDP "
