@@ -37,7 +37,7 @@ bad() {
 	fail=$((fail + 1))
 	echo "FAIL - $1"
 	for f in "$tmp"/*.err; do
-		[ -s "$f" ] && sed "s|^|    $(basename "$f")| |" "$f" | head -n 10
+		[ -s "$f" ] && sed "s#^#    $(basename "$f"): #" "$f" | head -n 10
 	done
 }
 # check DESCRIPTION COMMAND... : COMMAND (one shell string) must succeed.

@@ -257,7 +257,8 @@ static const struct rule rules[] = {
 	 * clone()d helper that ptraces every thread and reads
 	 * /proc/self/task; reports read /proc/self/maps.  Not in a release
 	 * build. */
-	R(clone), R(ptrace), R(prctl), R(wait4), R(getdents64), R(sched_getparam),
+	R(clone), R(ptrace), R(prctl), R(wait4), R(getdents), R(getdents64),
+	R(sched_getparam),
 	R(getrlimit), R(prlimit64), R(getppid), R(mincore),
 #endif
 };
