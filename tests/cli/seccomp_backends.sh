@@ -11,7 +11,7 @@
 # /proc/PID/status while it forwards, exit 0 on SIGINT, print no seccomp
 # line, and count frames on the backend under test.
 #   GROUP devices: tap (connect tap tap), packet and xdp (connect on two
-#     veths), pipe (one switch: tap - vlan 10 - pipe:p == pipe:p - vlan
+#     veths; packet also after an MTU raise: its rings rebuilt), pipe (one switch: tap - vlan 10 - pipe:p == pipe:p - vlan
 #     20 - tap), slirp (connect tap slirp: ping the gateway, TCP out
 #     through the NAT to a listener on N0's loopback - a new host socket
 #     made in the forwarding phase - and a DNS query to the forwarder);
@@ -145,10 +145,20 @@ t_tap() {
 
 t_packet() {
 	veths
-	run c connect packet,ifname=pA,promiscphys=on packet,ifname=pB,promiscphys=on
+	run c connect -v packet,ifname=pA,promiscphys=on packet,ifname=pB,promiscphys=on
 	wait_for "grep -q '^connected' $tmp/c.log" || { cat $tmp/c.log; fail "packet: connect"; }
 	filtered c
 	ping_ab packet
+	# An MTU raised under the running process: the receive rings are
+	# rebuilt (setsockopt PACKET_RX_RING, mmap) under the filter.
+	for l in pA pB; do ip -n $ns0 link set $l mtu 4000; done
+	ip -n $na link set vA mtu 4000
+	ip -n $nb link set vB mtu 4000
+	ip netns exec $na ping -c 4 -i 0.2 -W 2 -s 3500 192.0.2.2 >/dev/null ||
+		{ cat $tmp/c.log; fail "packet: 3500-byte pings after the MTU raise"; }
+	grep -q 'receive ring rebuilt for MTU 4000' $tmp/c.log ||
+		{ cat $tmp/c.log; fail "packet: no ring rebuilt after the MTU raise"; }
+	filtered c
 	stop_all packet '^A \(packet,ifname=pA,promiscphys=on\) rx: frames [1-9]'
 	clean_links pA pB
 }

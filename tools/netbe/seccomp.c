@@ -142,17 +142,21 @@ struct rule {
 
 static const struct rule rules[] = {
 	/* Stopping, and signals to ourselves: SIGINT/SIGTERM end the loop
-	 * through their handler, SIGSYS ends us through ours. */
+	 * through their handler, SIGSYS ends us through ours; the slirp
+	 * backend blocks SIGPIPE around libslirp and consumes one it raised
+	 * (sigpending, sigtimedwait with no wait). */
 	R(exit), R(exit_group), R(rt_sigreturn), R(restart_syscall),
-	R(rt_sigprocmask), R(rt_sigaction), R(rt_sigpending), R(sigaltstack),
-	R(getpid), R(gettid),
+	R(rt_sigprocmask), R(rt_sigaction), R(rt_sigpending),
+	R(rt_sigtimedwait), R(sigaltstack), R(getpid), R(gettid),
 	/* (tgkill and kill: our own pid only; added in add_own_pid().) */
 
-	/* Who we are (read only): the control socket compares a peer's
-	 * SO_PEERCRED uid with ours; an xdp port added at run time looks at
-	 * its parent's mount namespace before it is refused. */
+	/* Who and where we are (read only): the control socket compares a
+	 * peer's SO_PEERCRED uid with ours; an xdp port added at run time
+	 * looks at its parent's mount namespace and our capabilities before
+	 * it is refused; glibc asks the machine's size and CPU (qsort,
+	 * sysconf). */
 	R(getuid), R(geteuid), R(getgid), R(getegid), R(getresuid),
-	R(getresgid), R(getppid), R(capget),
+	R(getresgid), R(getppid), R(capget), R(sysinfo), R(uname), R(getcpu),
 
 	/* The loop: epoll, its wake-up eventfd, timers, the fds' I/O
 	 * (tap and pipe read/write and readv/writev; eventfd kicks; vhost-
