@@ -11,8 +11,10 @@
  * socket, and only then load the filter, just before the loop runs.
  * From there on the process forwards frames, answers the control socket
  * and stops; the list below is what that needs, for every backend.  The
- * filter is inherited by every thread created later (a backend's own
- * threads too) and cannot be removed.
+ * filter is loaded into every thread the process has (TSYNC: a backend
+ * may have started one at open), is inherited by every thread created
+ * later, and cannot be removed.  A call from another architecture's ABI
+ * (int 0x80, x32) kills the process outright.
  *
  * The default action is SCMP_ACT_TRAP, not a silent kill.  A trapped call
  * raises SIGSYS in the thread that made it, with the call's number in
@@ -442,8 +444,10 @@ int cli_seccomp_install(netbe_loop_t *loop)
 	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 			     SCMP_ACT_KILL_PROCESS);
+	if (r == 0) /* threads a backend started at open: filtered too */
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r < 0)
-		return load_err(ctx, "seccomp_attr_set(BADARCH)", r);
+		return load_err(ctx, "seccomp_attr_set", r);
 	r = add_rules(ctx);
 	if (r < 0)
 		return load_err(ctx, "seccomp_rule_add", r);
