@@ -78,7 +78,7 @@ static void connect_usage(FILE *f)
 		"nothing more\n"
 		"  -g, --group NAME          with --user: the group (or gid; "
 		"default the user's)\n"
-		CLI_SECCOMP_HELP
+		CLI_SECCOMP_HELP("   ")
 		"  -v, --verbose             print library logs to stderr\n"
 		"  -h, --help                print this help\n"
 		"\nExample: " PROG_NAME " connect tap,ifname=t0 "

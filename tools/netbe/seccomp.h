@@ -16,15 +16,17 @@
 /* The long options' values: outside any short option's range. */
 enum { CLI_OPT_SECCOMP = 0x100, CLI_OPT_NO_SECCOMP };
 
-/* The help lines of both options, for the subcommands' usage. */
-#define CLI_SECCOMP_HELP                                                       \
-	"      --seccomp          (the default) after the ports open, allow "  \
-	"only the system\n"                                                    \
-	"                         calls forwarding needs; any other stops "    \
-	"the process\n"                                                        \
-	"                         with a log line naming the call "            \
-	"(docs/security.md)\n"                                                 \
-	"      --no-seccomp       run without that filter\n"
+/* The help lines of both options, for the subcommands' usage; @P pads
+ * the description column (a string literal of spaces). */
+#define CLI_SECCOMP_HELP(P)                                                    \
+	"      --seccomp          " P "(the default) after the ports open, "    \
+	"allow only the\n"                                                     \
+	"                         " P "system calls forwarding needs; any "     \
+	"other stops the\n"                                                    \
+	"                         " P "process with a log line naming the "     \
+	"call\n"                                                               \
+	"                         " P "(docs/security.md)\n"                   \
+	"      --no-seccomp       " P "run without that filter\n"
 
 /*
  * Loads the filter into this process (and every thread it starts later).

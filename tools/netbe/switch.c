@@ -127,10 +127,10 @@ static void switch_usage(FILE *f)
 		"nothing more\n"
 		"  -g, --group NAME       with --user: the group (or gid; "
 		"default the user's own)\n"
-		CLI_SECCOMP_HELP
-		"                         ('port add' of a tap, packet or xdp "
-		"port is refused\n"
-		"                         under it)\n"
+		CLI_SECCOMP_HELP("")
+		"                         (under it, 'port add' refuses tap, "
+		"packet, xdp and\n"
+		"                         vde ports and captures)\n"
 		"  -v, --verbose          print library logs to stderr\n"
 		"  -h, --help             print this help\n"
 		"\nA PORTSPEC is a backend spec (see 'netbe list') with port "
