@@ -264,8 +264,7 @@ static const struct rule rules[] = {
 	 * /proc/self/task; reports read /proc/self/maps.  Not in a release
 	 * build. */
 	R(clone), R(ptrace), R(prctl), R(wait4), R(getdents), R(getdents64),
-	R(sched_getparam),
-	R(getrlimit), R(prlimit64), R(getppid), R(mincore),
+	R(sched_getparam), R(getrlimit), R(prlimit64), R(mincore),
 #endif
 };
 
