@@ -424,9 +424,32 @@ static int add_selftest(netbe_loop_t *loop)
 	return r;
 }
 
+/* Another ABI's calls kill; every thread gets the filter (TSYNC: a
+ * backend may have started one at open); the rules; the load.  0, or
+ * -errno with *@what naming the step. */
+static int build_and_load(scmp_filter_ctx ctx, const char **what)
+{
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+				 SCMP_ACT_KILL_PROCESS);
+
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	*what = "seccomp_attr_set";
+	if (r == 0) {
+		*what = "seccomp_rule_add";
+		r = add_rules(ctx);
+	}
+	if (r == 0) {
+		*what = "seccomp_load";
+		r = seccomp_load(ctx);
+	}
+	return r;
+}
+
 int cli_seccomp_install(netbe_loop_t *loop)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	const char *what;
 	int r;
 
 	if (ctx == NULL) {
@@ -441,18 +464,9 @@ int cli_seccomp_install(netbe_loop_t *loop)
 		seccomp_release(ctx);
 		return -1;
 	}
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-			     SCMP_ACT_KILL_PROCESS);
-	if (r == 0) /* threads a backend started at open: filtered too */
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	r = build_and_load(ctx, &what);
 	if (r < 0)
-		return load_err(ctx, "seccomp_attr_set", r);
-	r = add_rules(ctx);
-	if (r < 0)
-		return load_err(ctx, "seccomp_rule_add", r);
-	r = seccomp_load(ctx);
-	if (r < 0)
-		return load_err(ctx, "seccomp_load", r);
+		return load_err(ctx, what, r);
 	seccomp_release(ctx);
 	active = 1;
 	return 0;
