@@ -5,7 +5,8 @@
  * what crossed each way.  Two ports make the switch lossless: a full end
  * holds the other back instead of dropping (see src/switch/forward.c).
  * --user NAME [--group NAME]: both ends open as root, then the process
- * becomes that user with no capability left (privs.h).
+ * becomes that user with no capability left (privs.h).  Then, unless
+ * --no-seccomp, the seccomp allow-list is loaded (seccomp.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 
 #include "cmd.h"
 #include "privs.h"
+#include "seccomp.h"
 #include "swstats.h"
 
 /* --batch is accepted as before; the switch reads in batches of its own. */
@@ -24,6 +26,7 @@ struct connect_opts {
 	unsigned long batch;
 	unsigned long stats_interval; /* seconds, 0 off */
 	int quiet;
+	int seccomp; /* load the allow-list (default; --no-seccomp: 0) */
 	const char *user, *group; /* --user, --group */
 	const char *spec[2];
 };
@@ -45,8 +48,9 @@ static void connect_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG_NAME " connect [-v] [--batch N] [--quiet] "
 		"[--stats-interval SEC]\n"
-		"                     [--user NAME [--group NAME]] SPEC_A "
-		"SPEC_B\n"
+		"                     [--user NAME [--group NAME]] "
+		"[--no-seccomp]\n"
+		"                     SPEC_A SPEC_B\n"
 		"Open two backends as the two ports, A and B, of a switch and "
 		"forward every\n"
 		"frame one receives to the other, until SIGINT or SIGTERM "
@@ -74,6 +78,7 @@ static void connect_usage(FILE *f)
 		"nothing more\n"
 		"  -g, --group NAME          with --user: the group (or gid; "
 		"default the user's)\n"
+		CLI_SECCOMP_HELP("   ")
 		"  -v, --verbose             print library logs to stderr\n"
 		"  -h, --help                print this help\n"
 		"\nExample: " PROG_NAME " connect tap,ifname=t0 "
@@ -87,6 +92,8 @@ static const struct option connect_options[] = {
 	{ "stats-interval", required_argument, NULL, 's' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "group", required_argument, NULL, 'g' },
+	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP },
+	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -117,6 +124,10 @@ static int parse_opt(struct connect_opts *o, int opt, char **argv)
 		return -1;
 	case 'g':
 		o->group = optarg;
+		return -1;
+	case CLI_OPT_SECCOMP:
+	case CLI_OPT_NO_SECCOMP:
+		o->seccomp = opt == CLI_OPT_SECCOMP;
 		return -1;
 	case 'v':
 		cli_verbose++;
@@ -254,7 +265,8 @@ static int connect_run(struct connect_ctx *c)
 	int r;
 
 	if (cli_catch_stop_signals() < 0 || open_ends(c) < 0 ||
-	    add_stats_timer(c) < 0 || cli_privs_drop(&c->privs) < 0)
+	    add_stats_timer(c) < 0 || cli_privs_drop(&c->privs) < 0 ||
+	    (c->o->seccomp && cli_seccomp_install(c->loop) < 0))
 		return EXIT_RUNTIME;
 	if (!c->o->quiet)
 		fprintf(stderr, "connected %s <-> %s\n", c->label[0],
@@ -266,7 +278,8 @@ static int connect_run(struct connect_ctx *c)
 
 int cmd_connect(int argc, char **argv)
 {
-	struct connect_opts o = { .batch = CONNECT_BATCH_DEFAULT };
+	struct connect_opts o = { .batch = CONNECT_BATCH_DEFAULT,
+				   .seccomp = 1 };
 	struct connect_ctx c = { .o = &o };
 	int r = parse_args(&o, argc, argv);
 

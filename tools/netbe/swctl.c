@@ -19,6 +19,7 @@
 
 #include "cmd.h"
 #include "ctl.h"
+#include "seccomp.h"
 #include "swctl.h"
 
 /* A connection that has not finished within this is dropped. */
@@ -145,10 +146,15 @@ static void req_port_add(struct swctl *ctl, FILE *f, const char *spec)
 	char name[64];
 	int r = swctl_add_port(ctl->sw, spec, name, sizeof(name));
 
-	if (r < 0)
-		resp_error(f, cli_strerror(r));
-	else
+	if (r < 0) {
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s%s", cli_strerror(r),
+			 cli_seccomp_hint(r));
+		resp_error(f, msg);
+	} else {
 		fprintf(f, "ok %s\n", name);
+	}
 }
 
 static void req_port_del(struct swctl *ctl, FILE *f, const char *port)

@@ -13,6 +13,8 @@
  * as root, then drops to that user with no capability left (privs.h)
  * before the loop runs; with --name the switch then claims the name as
  * that user, in that user's directory, so that user can control it.
+ * Last before the loop, the seccomp allow-list (seccomp.h) is loaded,
+ * unless --no-seccomp.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "privs.h"
+#include "seccomp.h"
 #include "swctl.h"
 #include "swstats.h"
 
@@ -47,6 +50,7 @@ struct switch_opts {
 	long busy_poll; /* microseconds of polling after an event; 0: block */
 	int quiet;
 	int dflt;
+	int seccomp; /* load the allow-list (default; --no-seccomp: 0) */
 };
 
 struct switch_ctx {
@@ -72,7 +76,7 @@ static void switch_usage(FILE *f)
 		"                    [--interval SEC] [--busy-poll USEC] "
 		"[--quiet] [--default]\n"
 		"                    [--user NAME [--group NAME]] "
-		"[PORTSPEC...]\n"
+		"[--no-seccomp] [PORTSPEC...]\n"
 		"A learning Ethernet switch whose ports are backends (tap, "
 		"stream, slirp, pipe ...),\n"
 		"until SIGINT or SIGTERM; then every port's counters.  On a "
@@ -123,6 +127,10 @@ static void switch_usage(FILE *f)
 		"nothing more\n"
 		"  -g, --group NAME       with --user: the group (or gid; "
 		"default the user's own)\n"
+		CLI_SECCOMP_HELP("")
+		"                         (under it, 'port add' refuses tap, "
+		"packet, xdp and\n"
+		"                         vde ports and captures)\n"
 		"  -v, --verbose          print library logs to stderr\n"
 		"  -h, --help             print this help\n"
 		"\nA PORTSPEC is a backend spec (see 'netbe list') with port "
@@ -155,6 +163,8 @@ static const struct option switch_options[] = {
 	{ "default", no_argument, NULL, 'd' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "group", required_argument, NULL, 'g' },
+	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP },
+	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -221,6 +231,10 @@ static int parse_opt(struct switch_opts *o, int opt, char **argv)
 		return -1;
 	case 'g':
 		o->group = optarg;
+		return -1;
+	case CLI_OPT_SECCOMP:
+	case CLI_OPT_NO_SECCOMP:
+		o->seccomp = opt == CLI_OPT_SECCOMP;
 		return -1;
 	case 'v':
 		cli_verbose++;
@@ -457,6 +471,9 @@ static int setup(struct switch_ctx *c)
 		return -1;
 	if (c->o->name != NULL && c->privs.set && claim_name(c) < 0)
 		return -1;
+	/* Everything is open and claimed: from here on, the allow-list. */
+	if (c->o->seccomp && cli_seccomp_install(c->loop) < 0)
+		return -1;
 	c->live = !c->o->quiet && isatty(STDOUT_FILENO) && c->json != stdout;
 	swview_sample(&c->view);
 	return 0;
@@ -540,7 +557,7 @@ static void switch_free(struct switch_ctx *c)
 
 int cmd_switch(int argc, char **argv)
 {
-	struct switch_opts o = { .interval = 1.0 };
+	struct switch_opts o = { .interval = 1.0, .seccomp = 1 };
 	struct switch_ctx c = { .o = &o };
 	int r;
 
