@@ -24,6 +24,7 @@ static const struct netbe__ops *const backends[] = {
 	&netbe__slirp_ops,
 	&netbe__vde_ops,
 	&netbe__vale_ops,
+	&netbe__vhost_user_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
