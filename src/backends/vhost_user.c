@@ -185,7 +185,7 @@ static void vhu_broken(struct vhu_priv *p, struct netbe__queue *bq,
 	q->told = true;
 	netbe__q_log(bq, NETBE_LOG_ERR, "vhost-user: ring %u stopped: %s",
 		     ring, q->vr.why ? q->vr.why : "broken");
-	netbe__q_drop(bq, (ring & 1) ? NETBE_TX : NETBE_RX, NETBE_DROP_RING,
+	netbe__q_drop(bq, (ring & 1) ? NETBE_RX : NETBE_TX, NETBE_DROP_RING,
 		      1);
 	vhu_poke(q->err);
 	(void)p;
