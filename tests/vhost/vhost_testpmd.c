@@ -15,6 +15,10 @@
  * that many times, and each new one must carry N frames again: netbe
  * survives a VMM that vanishes and serves the next.
  *
+ * "vhost_testpmd N R client" turns it round: testpmd listens (virtio-user
+ * server=1) and netbe connects (server=off), reconnecting to each new
+ * testpmd by itself.
+ *
  * Exits 0 on success, 1 on a failure (printed), 77 when dpdk-testpmd is
  * not installed.
  */
@@ -42,6 +46,7 @@ static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 static char dir[64], sock[128];
 static unsigned gen_now; /* testpmd's log is testpmd.GEN.log */
+static bool vmm_listens;  /* "client": testpmd listens, netbe connects */
 static int log_warns;
 
 static void log_fn(enum netbe_log_level lvl, const char *msg, void *opaque)
@@ -90,10 +95,12 @@ static pid_t testpmd_start(int *in)
 	int pfd[2];
 	pid_t pid;
 
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1",
-		 sock);
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1%s",
+		 sock, vmm_listens ? ",server=1" : "");
 	snprintf(prefix, sizeof(prefix), "--file-prefix=nbvh%d", (int)getpid());
 	snprintf(logf, sizeof(logf), "%s/testpmd.%u.log", dir, gen_now);
+	if (vmm_listens)
+		unlink(sock); /* a killed testpmd leaves its socket file */
 	if (pipe(pfd) < 0)
 		return -1;
 	pid = fork();
@@ -292,7 +299,9 @@ int main(int argc, char **argv)
 	netbe_set_log_fn(log_fn, getenv("VHT_DEBUG") ? NETBE_LOG_DEBUG : NETBE_LOG_INFO, NULL);
 	if (netbe_loop_new(&loop) < 0)
 		return 1;
-	snprintf(spec, sizeof(spec), "vhost-user,path=%s", sock);
+	vmm_listens = argc > 3 && !strcmp(argv[3], "client");
+	snprintf(spec, sizeof(spec), "vhost-user,path=%s%s", sock,
+		 vmm_listens ? ",server=off,reconnect=100" : "");
 	r = netbe_open(&be, spec, loop, nop_cb, NULL);
 	if (r < 0) {
 		printf("FAIL: open %s: %s\n", spec, netbe_last_error());
@@ -316,7 +325,7 @@ int main(int argc, char **argv)
 	{
 		char cmd[120];
 
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		snprintf(cmd, sizeof(cmd), "%s %s", getenv("VHT_KEEP") ? "echo kept" : "rm -rf", dir);
 		if (system(cmd) != 0)
 			(void)0;
 	}
