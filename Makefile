@@ -66,7 +66,8 @@ $(FUZZ_BUILD)/build.ninja:
 # Every fuzz target, NAME:SEEDS (tests/fuzz/fuzz_NAME.c, tests/fuzz/SEEDS/),
 # each for FUZZ_SECONDS; new inputs go to $(FUZZ_BUILD)/corpus-NAME.
 FUZZ_TARGETS ?= config:corpus offload:corpus_offload stream:corpus_stream \
-	switch:corpus_switch
+	switch:corpus_switch \
+	vring:corpus_vring vhost:corpus_vhost
 fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	set -e; for t in $(FUZZ_TARGETS); do \
