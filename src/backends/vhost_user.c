@@ -45,9 +45,13 @@
  *   offload.  What the guest sends with them (CSUM, HOST_TSO4/6 ...)
  *   reaches the core as it is: we report the GUEST_* capabilities, and
  *   the core's software engine completes or cuts frames for a frontend
- *   that did not accept them.  Towards the guest we report no HOST_*
- *   capability: what the guest accepts is known only after open, so the
- *   core finishes every frame before send, and the guest gets plain ones.
+ *   that did not accept them.  Towards the guest we report CSUM and the
+ *   HOST_* capabilities too, so a 64 KiB TSO frame from a tap reaches a
+ *   guest that accepts GUEST_TSO4 whole, in one chain or several
+ *   (MRG_RXBUF).  What the guest accepts is known only after open and
+ *   changes with each VMM, so send looks at each frame: what the guest
+ *   did not negotiate is finished here by the same engine (offload.c),
+ *   all segments of a frame into the ring or none.
  *
  *   Threads and the VMM as an adversary: see src/vhost/proto.c (ring
  *   locks) and src/vhost/vring.c (what is checked).  A ring that breaks
@@ -64,6 +68,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "offload.h"
 #include "util.h"
 #include "sockaddr.h"
 #include "vhost/proto.h"
@@ -80,17 +85,34 @@
 #define VHU_OFFER_BASE                                                       \
 	(VHU_F_VERSION_1 | VHU_F_PROTOCOL_FEATURES | VHU_F_EVENT_IDX |       \
 	 VHU_F_INDIRECT_DESC | NETBE_F_MRG_RXBUF)
-/* Offloads of frames from the guest that we pass on (its HOST_* ones,
- * seen from the frontend as GUEST_*). */
+/* Offloads we carry: frames from the guest with its CSUM/HOST_* ones
+ * (GUEST_* seen from the frontend), and frames to it needing checksums
+ * or segmentation (finished here when the guest did not accept them). */
 #define VHU_CAPS                                                             \
 	(NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6 |      \
-	 NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO)
+	 NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO | NETBE_F_CSUM |              \
+	 NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |          \
+	 NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
+#define VHU_SEG_BATCH 64
+#define VHU_SEG_IOV (VHU_IOV + 4 * VHU_SEG_BATCH + 8)
+
+/* Software offloads towards a guest that did not accept them (send
+ * thread; allocated on first use). */
+struct vhu_soft {
+	struct netbe__offl_frame frame;
+	struct netbe__offl_out out;
+	struct iovec in[VHU_IOV];
+	struct netbe_msg msgs[VHU_SEG_BATCH];
+	struct iovec iov[VHU_SEG_IOV];
+	uint8_t arena[VHU_SEG_BATCH * (NETBE__OFFL_HDR_MAX + 16)];
+};
 
 struct vhu_pair {
 	int ep;				/* readiness: kick of ring 2i+1 */
 	struct iovec tiov[VHU_IOV];	/* recv's chain */
 	struct iovec riov0[VHU_IOV];	/* send's first chain */
 	struct iovec riov[VHU_IOV];	/* send's further chains */
+	struct vhu_soft *soft;		/* send's software offloads */
 };
 
 struct vhu_priv {
@@ -457,20 +479,114 @@ static ssize_t vhu_tx_frame(struct vhu_priv *p, struct netbe__queue *bq,
 	return (ssize_t)(t->total - t->gh + VHU_HDR);
 }
 
-static ssize_t vhu_tx_one(struct vhu_priv *p, struct netbe__queue *bq,
-			  struct netbe__vh_vq *q, const struct iovec *iov,
-			  int iovcnt)
+/* The guest features frame header @h needs (its GUEST_* side). */
+static uint64_t vhu_tx_needs(const struct netbe_vnet_hdr *h)
+{
+	uint64_t f = (h->flags & NETBE_VNET_HDR_F_NEEDS_CSUM)
+			     ? NETBE_F_GUEST_CSUM : 0;
+
+	if (h->gso_type & NETBE_VNET_HDR_GSO_ECN)
+		f |= NETBE_F_GUEST_ECN;
+	switch (h->gso_type & (uint8_t)~NETBE_VNET_HDR_GSO_ECN) {
+	case NETBE_VNET_HDR_GSO_NONE:
+		return f;
+	case NETBE_VNET_HDR_GSO_TCPV4:
+		return f | NETBE_F_GUEST_TSO4;
+	case NETBE_VNET_HDR_GSO_TCPV6:
+		return f | NETBE_F_GUEST_TSO6;
+	case NETBE_VNET_HDR_GSO_UDP:
+		return f | NETBE_F_GUEST_UFO;
+	default: /* USO: never offered to the guest */
+		return ~0ULL;
+	}
+}
+
+/* Writes a frame whose header the guest accepts. */
+static ssize_t vhu_tx_native(struct vhu_priv *p, struct netbe__queue *bq,
+			     struct netbe__vh_vq *q, const struct iovec *iov,
+			     int iovcnt, size_t len)
 {
 	struct vhu_tx t = { .iov = iov, .iovcnt = iovcnt };
-	size_t len = netbe__iov_len(iov, iovcnt);
 
-	if (len < VHU_HDR + 14)
-		return -EINVAL;
 	t.gh = p->dev->guest_hdr;
 	netbe__iov_to_buf(iov, iovcnt, 0, t.gh_bytes, VHU_HDR);
 	memset(t.gh_bytes + NETBE_VNET_HDR_LEN, 0, 2);
 	t.total = len - VHU_HDR + t.gh;
 	return vhu_tx_frame(p, bq, q, &t);
+}
+
+struct vhu_seg_ctx {
+	struct vhu_priv *p;
+	struct netbe__queue *bq;
+	struct netbe__vh_vq *q;
+	int err;
+};
+
+/* Puts segments the engine built into the ring; how many fit. */
+static int vhu_seg_emit(void *arg, struct netbe_msg *msgs, int n)
+{
+	struct vhu_seg_ctx *c = arg;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		size_t len = netbe__iov_len(msgs[i].iov, msgs[i].iovcnt);
+		ssize_t r = vhu_tx_native(c->p, c->bq, c->q, msgs[i].iov,
+					  msgs[i].iovcnt, len);
+
+		if (r < 0) {
+			c->err = (int)r;
+			break;
+		}
+	}
+	return i ? i : c->err;
+}
+
+/* Checksums or segments in software what the guest did not accept; all
+ * segments or none go into the ring. */
+static ssize_t vhu_tx_soft(struct vhu_priv *p, struct netbe__queue *bq,
+			   struct netbe__vh_vq *q, const struct iovec *iov,
+			   int iovcnt, size_t len,
+			   const struct netbe_vnet_hdr *h)
+{
+	static const uint8_t zero[VHU_HDR];
+	struct vhu_pair *pp = &p->pair[bq->idx];
+	struct vhu_seg_ctx c = { p, bq, q, -EAGAIN };
+	uint16_t start = q->vr.last_avail, used = q->vr.used_idx;
+	struct vhu_soft *s = pp->soft;
+	int n, r;
+
+	if (!s && !(s = pp->soft = calloc(1, sizeof(*s))))
+		return -ENOBUFS;
+	n = netbe__iov_skip(iov, iovcnt, VHU_HDR, s->in, VHU_IOV);
+	if (n < 0 || netbe__offl_parse(h, s->in, n, len - VHU_HDR, &s->frame))
+		return -EINVAL;
+	s->out = (struct netbe__offl_out){
+		.pre = zero, .pre_len = VHU_HDR,
+		.arena = s->arena, .arena_cap = sizeof(s->arena),
+		.msgs = s->msgs, .msgs_cap = VHU_SEG_BATCH,
+		.iov = s->iov, .iov_cap = VHU_SEG_IOV,
+	};
+	r = netbe__offl_emit(&s->frame, s->in, n, &s->out, vhu_seg_emit, &c);
+	if (r >= 0 && (unsigned)r == s->frame.nsegs)
+		return (ssize_t)len;
+	q->vr.last_avail = start;
+	q->vr.used_idx = used;
+	return r < 0 ? r : c.err;
+}
+
+static ssize_t vhu_tx_one(struct vhu_priv *p, struct netbe__queue *bq,
+			  struct netbe__vh_vq *q, const struct iovec *iov,
+			  int iovcnt)
+{
+	size_t len = netbe__iov_len(iov, iovcnt);
+	struct netbe_vnet_hdr h;
+
+	if (len < VHU_HDR + 14)
+		return -EINVAL;
+	netbe__iov_to_buf(iov, iovcnt, 0, &h, VHU_HDR);
+	if (vhu_tx_needs(&h) & ~p->dev->features)
+		return vhu_tx_soft(p, bq, q, iov, iovcnt, len, &h);
+	return vhu_tx_native(p, bq, q, iov, iovcnt, len);
 }
 
 static int vhu_tx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
@@ -726,8 +842,10 @@ static void vhu_release(struct vhu_priv *p)
 	vhu_close_fd(&p->listen_fd);
 	if (p->unlink_path)
 		unlink(netbe__sockaddr_path(&p->addr));
-	for (unsigned i = 0; p->pair && i < p->npairs; i++)
+	for (unsigned i = 0; p->pair && i < p->npairs; i++) {
 		vhu_close_fd(&p->pair[i].ep);
+		free(p->pair[i].soft);
+	}
 	free(p->pair);
 	p->pair = NULL;
 }

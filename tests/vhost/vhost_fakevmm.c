@@ -11,6 +11,8 @@
  *      transmit ring (header and frame in separate descriptors, and via
  *      an indirect table) come out of netbe_recv as sent, with the
  *      guest's GSO header passed through.
+ *   1b. A TSO frame from netbe: segmented (checksums done) for a guest
+ *      without GUEST_TSO4, whole in two merged buffers for one with it.
  *   2. A frame larger than one receive buffer spans several (MRG_RXBUF):
  *      num_buffers says how many, the bytes are all there.
  *   3. A transmit chain that loops: the ring stops, netbe logs why and
@@ -209,6 +211,8 @@ static void ring_setup(int s, int r)
 	msg_state(s, 18, (uint32_t)r, 1);
 }
 
+static bool guest_tso; /* the guest accepts GUEST_CSUM|GUEST_TSO4 */
+
 static void vmm_setup(int s)
 {
 	struct { uint32_t n, pad; uint64_t gpa, size, uva, off; } mt = {
@@ -227,7 +231,9 @@ static void vmm_setup(int s)
 		FAIL("protocol features lack MQ and REPLY_ACK");
 	msg_u64(s, 16, 9, NULL, 0, false);
 	msg_u64(s, 2, F_VERSION_1 | F_PROTOCOL | F_MRG | F_INDIRECT |
-			 NETBE_F_CSUM | NETBE_F_HOST_TSO4, NULL, 0, true);
+			 NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
+			 (guest_tso ? NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 : 0),
+		NULL, 0, true);
 	msg_send(s, 5, true, &mt, sizeof(mt), &memfd, 1);
 	if (reply(s, 5) != 0)
 		FAIL("SET_MEM_TABLE not acknowledged");
@@ -351,6 +357,59 @@ static void check_tx(netbe_t *be, unsigned n)
 	used_seen[1] += (uint16_t)n;
 }
 
+/* A 3054-byte IPv4/TCP frame with a TSO header (MSS 1000): whole into
+ * a guest that accepts GUEST_TSO4 (two merged buffers, the header kept),
+ * else cut by netbe into three frames with their checksums done. */
+static void check_gso(netbe_t *be, bool whole)
+{
+	uint8_t f[3054], got[4096];
+	struct netbe_vnet_hdr h = { NETBE_VNET_HDR_F_NEEDS_CSUM,
+				    NETBE_VNET_HDR_GSO_TCPV4, 54, 1000, 34,
+				    16, 0 };
+	struct iovec io[2] = { { &h, 12 }, { f, sizeof(f) } };
+	unsigned nframes = whole ? 1 : 3;
+
+	make_frame(f, sizeof(f), 9);
+	f[12] = 0x08, f[13] = 0x00;
+	memset(f + 14, 0, 40);
+	f[14] = 0x45, f[16] = (3040 >> 8), f[17] = 3040 & 0xff;
+	f[22] = 64, f[23] = 6;			    /* ttl, TCP */
+	memcpy(f + 26, "\xc0\x00\x02\x01\xc0\x00\x02\x02", 8);
+	f[34] = 0x30, f[35] = 0x39, f[36] = 0, f[37] = 80; /* ports */
+	f[46] = 0x50, f[47] = 0x18;			   /* doff 5, PSH ACK */
+	if (netbe_send(be, io, 2) != 12 + (ssize_t)sizeof(f))
+		FAIL("GSO send: %s", netbe_last_error());
+	for (unsigned k = 0; k < nframes; k++) {
+		size_t off = 0;
+		uint16_t nb;
+		struct netbe_vnet_hdr gh;
+
+		memcpy(&nb, mem + 0x10000 + (size_t)used_elem(0,
+			used_seen[0])[0] * BUF + 10, 2);
+		for (unsigned b = 0; b < nb; b++) {
+			uint32_t *e = used_elem(0, used_seen[0]++);
+
+			memcpy(got + off, mem + 0x10000 + (size_t)e[0] * BUF,
+			       e[1]);
+			off += e[1];
+		}
+		memcpy(&gh, got, 12);
+		if (whole && (off != 12 + sizeof(f) || gh.gso_type != 1 ||
+			      gh.gso_size != 1000 || nb != 2 ||
+			      memcmp(got + 12 + 54, f + 54, 3000)))
+			FAIL("GSO frame not whole: %zu bytes, gso %u, %u "
+			     "buffers", off, gh.gso_type, nb);
+		if (!whole && (off != 12 + 1054 || gh.gso_type || nb != 1 ||
+			       memcmp(got + 12 + 54, f + 54 + 1000 * k,
+				      1000)))
+			FAIL("segment %u: %zu bytes, gso %u, %u buffers", k,
+			     off, gh.gso_type, nb);
+	}
+	if (used_idx(0) != used_seen[0])
+		FAIL("GSO frame: %u more buffers used than expected",
+		     (uint16_t)(used_idx(0) - used_seen[0]));
+}
+
 static void check_loop_chain(netbe_t *be)
 {
 	uint64_t drops[NETBE_DROP_NREASONS] = { 0 };
@@ -427,17 +486,22 @@ int main(void)
 	snprintf(spec, sizeof(spec), "vhost-user,path=%s", sock_path);
 	if (netbe_open(&be, spec, loop, nop_cb, NULL) < 0)
 		FAIL("open: %s", netbe_last_error());
-	if (netbe_set_cap(be, NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4, 12) < 0)
+	if (netbe_set_cap(be, NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |
+			      NETBE_F_CSUM | NETBE_F_HOST_TSO4, 12) < 0)
 		FAIL("set_cap: %s", netbe_last_error());
 	pthread_create(&th, NULL, loop_main, loop);
 
 	for (int gen = 0; gen < 2; gen++) {
+		guest_tso = gen == 1;
 		s = vmm_connect();
 		vmm_setup(s);
 		rx_post(NUM, BUF);
 		check_rx(be, 20, 1000, 1);
 		check_tx(be, 20);
 		printf("VMM %d: 20 frames each way\n", gen);
+		check_gso(be, guest_tso);
+		printf("VMM %d: a TSO frame %s\n", gen,
+		       guest_tso ? "whole (GUEST_TSO4)" : "segmented by netbe");
 		if (gen == 1)
 			break;
 		/* 3000 bytes in 1024-byte buffers: three of them. */
