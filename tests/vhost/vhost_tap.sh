@@ -60,7 +60,7 @@ ip -n $ns1 link set $tap up
 mkfifo "$tmp/in" && exec 3<>"$tmp/in" || fail "mkfifo"
 testpmd() {
 	log=$tmp/testpmd$1.log
-	stdbuf -oL dpdk-testpmd --no-pci --no-huge -m 512 -l 0,1 \
+	stdbuf -oL dpdk-testpmd --no-pci --no-huge -m 128 -l 0,1 \
 		--file-prefix=nbvt$id --vdev "net_virtio_user0,path=$sock,queues=1" \
 		-- --total-num-mbufs=8192 --forward-mode=icmpecho --auto-start \
 		<"$tmp/in" >"$log" 2>&1 &
@@ -74,9 +74,9 @@ testpmd() {
 
 pings() {
 	ip -n $ns1 neigh flush dev $tap
-	ip netns exec $ns1 ping -c 3 -i 0.2 -W 2 192.0.2.2 >"$tmp/ping.log" 2>&1 ||
+	ip netns exec $ns1 ping -c 5 -i 0.2 -W 5 192.0.2.2 >"$tmp/ping.log" 2>&1 ||
 		fail "ping ($1)"
-	ip netns exec $ns1 ping -c 3 -i 0.2 -W 2 -s 1400 192.0.2.2 \
+	ip netns exec $ns1 ping -c 5 -i 0.2 -W 5 -s 1400 192.0.2.2 \
 		>"$tmp/ping.log" 2>&1 || fail "ping -s 1400 ($1)"
 	echo "ok: pings through vhost-user ($1)"
 }

@@ -112,7 +112,7 @@ static pid_t testpmd_start(int *in)
 			dup2(lf, 1), dup2(lf, 2);
 		/* Line-buffered, so the log shows when it forwards. */
 		execlp("stdbuf", "stdbuf", "-oL", "dpdk-testpmd", "--no-pci", "--no-huge",
-		       "-m", "512", "-l", "0,1", prefix, "--vdev", vdev,
+		       "-m", "128", "-l", "0,1", prefix, "--vdev", vdev,
 		       "--log-level=7", "--", "--total-num-mbufs=8192",
 		       "--forward-mode=macswap", "--auto-start", (char *)NULL);
 		_exit(127);
