@@ -19,7 +19,8 @@
 #   dpdk-tx      DPDK's vhost PMD in txonly mode into the same
 #   stream       netbe's stream backend (QEMU's -netdev stream framing):
 #                netbe bench tx -> unix socket -> netbe bench rx
-# The rate is what the virtio-user testpmd reports each second
+# The guest's testpmd forwards on CPU 0, the device side (netbe or DPDK's
+# vhost PMD) runs on CPU 1.  The rate is what the virtio-user testpmd reports each second
 # (--stats-period 1: Tx-pps for *-rx, Rx-pps for *-tx), the median of
 # the seconds after a 3-second warm-up; for stream, netbe bench's own
 # receive rate.  Medians over ROUNDS are printed in Mpps.
@@ -41,14 +42,33 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 mkfifo "$tmp/in" && exec 3<>"$tmp/in"
 
-# testpmd NAME VDEV MODE SIZE: a testpmd on one forwarding lcore.
+# testpmd NAME VDEV MODE SIZE: a testpmd forwarding on one lcore: the
+# guest ("g") on CPU 0, a device side ("d") on CPU 1, where netbe runs too.
 testpmd() {
+	main=0; [ "$1" = g ] && main=1
+	rm -f "$tmp/$1.log"
 	stdbuf -oL dpdk-testpmd --no-pci --no-huge -m 256 -l 0,1 \
-		--file-prefix=nbvb$$$1 --vdev "$2" -- --total-num-mbufs=16384 \
+		--main-lcore $main \
+		--file-prefix=nbvb$$$1$(date +%s%N) --vdev "$2" -- --total-num-mbufs=16384 \
 		--forward-mode=$3 --txpkts=$4 --auto-start --stats-period 1 \
 		<"$tmp/in" >"$tmp/$1.log" 2>&1 &
 	pids="$pids $!"
 	echo $!
+}
+
+# waitsock PATH: until the device side listens.
+waitsock() {
+	i=0
+	while [ ! -S "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+# started LOG: until that testpmd prints its first statistics (its start
+# is slow on a busy machine, and must not count).
+started() {
+	i=0
+	until grep -q "Port statistics" "$1" 2>/dev/null || [ $i -ge 300 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
 }
 
 # median of numbers on stdin
@@ -61,40 +81,40 @@ pps() {
 
 run_netbe_rx() { # SIZE
 	s=$tmp/r.sock; rm -f "$s"
-	"$netbe" bench --mode rx --duration $((dur + 4)) "vhost-user,path=$s" \
-		>"$tmp/nb.log" 2>&1 &
-	nb=$!; pids="$pids $nb"; sleep 0.5
+	taskset -c 1 "$netbe" bench --mode rx --duration $((dur + 30)) \
+		"vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
+	nb=$!; pids="$pids $nb"; waitsock "$s"
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" txonly "$1")
-	sleep "$dur"; kill -9 "$tp"; wait "$nb" 2>/dev/null
+	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
 	pps "$tmp/g.log" Tx-pps
 }
 
 run_netbe_tx() { # SIZE
 	s=$tmp/t.sock; rm -f "$s"
-	"$netbe" bench --mode tx --size "$1" --duration $((dur + 4)) \
-		"vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
-	nb=$!; pids="$pids $nb"; sleep 0.5
+	taskset -c 1 "$netbe" bench --mode tx --size "$1" \
+		--duration $((dur + 30)) "vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
+	nb=$!; pids="$pids $nb"; waitsock "$s"
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" rxonly 64)
-	sleep "$dur"; kill -9 "$tp"; wait "$nb" 2>/dev/null
+	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
 	pps "$tmp/g.log" Rx-pps
 }
 
 run_dpdk() { # SIZE DEVMODE FIELD
 	s=$tmp/d.sock; rm -f "$s"
 	dev=$(testpmd d "net_vhost0,iface=$s,queues=1" "$2" "$1")
-	sleep 2
+	waitsock "$s"
 	gmode=txonly; [ "$2" = txonly ] && gmode=rxonly
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" $gmode "$1")
-	sleep "$dur"; kill -9 "$tp" "$dev"
+	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp" "$dev"
 	pps "$tmp/g.log" "$3"
 }
 
 run_stream() { # SIZE
 	s=$tmp/s.sock; rm -f "$s"
-	"$netbe" bench --mode rx --duration "$dur" "stream,listen=unix:$s" \
-		>"$tmp/sr.log" 2>&1 &
-	r=$!; sleep 0.3
-	"$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
+	taskset -c 1 "$netbe" bench --mode rx --duration "$dur" \
+		"stream,listen=unix:$s" >"$tmp/sr.log" 2>&1 &
+	r=$!; waitsock "$s"
+	taskset -c 0 "$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
 		"stream,connect=unix:$s" >/dev/null 2>&1 &
 	t=$!; wait "$r"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
 	tail -n 1 "$tmp/sr.log" | grep -o '"frames":[0-9]*' | cut -d: -f2 |

@@ -194,6 +194,8 @@ static void vhu_hook_wake(void *arg, unsigned i)
 
 	if (i & 1)
 		vhu_poke(p->dev->vq[i].kick);
+	else /* we never wait for receive buffers: spare the guest kicks */
+		netbe__vring_notify_off(&p->dev->vq[i].vr);
 }
 
 /* ---- the data path -------------------------------------------------------- */
@@ -329,11 +331,13 @@ static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
 			st->got++;
 		else if (r == 0 && (q->vr.broken || !vhu_more(q)))
 			return;
-		else if (r < 0 && !report)
-			return; /* single recv: one drop is its answer */
+		else if (r < 0 && !report && st->noroom)
+			return; /* single recv: -ENOSPC is its answer */
 	}
-	if (netbe__vring_pending(&q->vr))
-		vhu_poke(q->kick); /* come back for the rest */
+	/* A batch that stopped with chains left: come back for the rest.
+	 * (A single recv's caller calls until 0 anyway: no syscall.) */
+	if (report && netbe__vring_pending(&q->vr))
+		vhu_poke(q->kick);
 }
 
 static int vhu_rx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
@@ -371,9 +375,7 @@ static ssize_t vhu_recv(struct netbe__queue *bq, const struct iovec *iov,
 
 	if (vhu_rx(bq, &m, 1, false, &st) == 1)
 		return (ssize_t)m.len;
-	if (st.noroom)
-		return -ENOSPC;
-	return st.dropped ? -EAGAIN : 0;
+	return st.noroom ? -ENOSPC : 0; /* other drops are counted */
 }
 
 /* The next frame's length, without taking it; drops malformed chains. */

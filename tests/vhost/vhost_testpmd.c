@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -106,6 +107,9 @@ static pid_t testpmd_start(int *in)
 	pid = fork();
 	if (pid == 0) {
 		int lf = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		/* Never outlive the test (a timeout kills it). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 		dup2(pfd[0], 0);
 		if (lf >= 0)
