@@ -13,6 +13,8 @@
  *      guest's GSO header passed through.
  *   1b. A TSO frame from netbe: segmented (checksums done) for a guest
  *      without GUEST_TSO4, whole in two merged buffers for one with it.
+ *   1c. A reboot: GET_VRING_BASE stops both rings at the right index,
+ *      the rings restart from zero, frames flow again.
  *   2. A frame larger than one receive buffer spans several (MRG_RXBUF):
  *      num_buffers says how many, the bytes are all there.
  *   3. A transmit chain that loops: the ring stops, netbe logs why and
@@ -410,6 +412,27 @@ static void check_gso(netbe_t *be, bool whole)
 		     (uint16_t)(used_idx(0) - used_seen[0]));
 }
 
+/* A guest reboot as QEMU does it: GET_VRING_BASE stops each ring and
+ * says where it stopped; the rings come back zeroed, from index 0. */
+static void check_reboot(int s, netbe_t *be)
+{
+	for (uint32_t r = 0; r < 2; r++) {
+		uint32_t st[2] = { r, 0 };
+		uint64_t v;
+
+		msg_send(s, 11, false, st, 8, NULL, 0);
+		v = reply(s, 11);
+		if ((uint32_t)v != r || (uint16_t)(v >> 32) != used_seen[r])
+			FAIL("GET_VRING_BASE %u: %u, want %u", r,
+			     (unsigned)(v >> 32), used_seen[r]);
+	}
+	ring_setup(s, 0);
+	ring_setup(s, 1);
+	rx_post(NUM, BUF);
+	check_rx(be, 5, 800, 1);
+	check_tx(be, 5);
+}
+
 static void check_loop_chain(netbe_t *be)
 {
 	uint64_t drops[NETBE_DROP_NREASONS] = { 0 };
@@ -504,6 +527,8 @@ int main(void)
 		       guest_tso ? "whole (GUEST_TSO4)" : "segmented by netbe");
 		if (gen == 1)
 			break;
+		check_reboot(s, be);
+		printf("reboot: rings stopped at their bases, restarted\n");
 		/* 3000 bytes in 1024-byte buffers: three of them. */
 		memset(mem + ring_off[0], 0, 0x3000);
 		ring_setup(s, 0);
