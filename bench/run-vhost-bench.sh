@@ -19,8 +19,7 @@
 #   dpdk-tx      DPDK's vhost PMD in txonly mode into the same
 #   stream       netbe's stream backend (QEMU's -netdev stream framing):
 #                netbe bench tx -> unix socket -> netbe bench rx
-# The guest's testpmd forwards on CPU 0, the device side (netbe or DPDK's
-# vhost PMD) runs on CPU 1.  The rate is what the virtio-user testpmd reports each second
+# The rate is what the virtio-user testpmd reports each second
 # (--stats-period 1: Tx-pps for *-rx, Rx-pps for *-tx), the median of
 # the seconds after a 3-second warm-up; for stream, netbe bench's own
 # receive rate.  Medians over ROUNDS are printed in Mpps.
@@ -43,7 +42,8 @@ trap 'exit 1' INT TERM HUP
 mkfifo "$tmp/in" && exec 3<>"$tmp/in"
 
 # testpmd NAME VDEV MODE SIZE: a testpmd forwarding on one lcore: the
-# guest ("g") on CPU 0, a device side ("d") on CPU 1, where netbe runs too.
+# guest ("g") on CPU 0, DPDK's device side ("d") on CPU 1, so two busy
+# pollers never share a CPU; netbe is not pinned.
 testpmd() {
 	main=0; [ "$1" = g ] && main=1
 	rm -f "$tmp/$1.log"
@@ -81,7 +81,7 @@ pps() {
 
 run_netbe_rx() { # SIZE
 	s=$tmp/r.sock; rm -f "$s"
-	taskset -c 1 "$netbe" bench --mode rx --duration $((dur + 30)) \
+	"$netbe" bench --mode rx --duration $((dur + 30)) \
 		"vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
 	nb=$!; pids="$pids $nb"; waitsock "$s"
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" txonly "$1")
@@ -91,7 +91,7 @@ run_netbe_rx() { # SIZE
 
 run_netbe_tx() { # SIZE
 	s=$tmp/t.sock; rm -f "$s"
-	taskset -c 1 "$netbe" bench --mode tx --size "$1" \
+	"$netbe" bench --mode tx --size "$1" \
 		--duration $((dur + 30)) "vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
 	nb=$!; pids="$pids $nb"; waitsock "$s"
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" rxonly 64)
@@ -111,10 +111,10 @@ run_dpdk() { # SIZE DEVMODE FIELD
 
 run_stream() { # SIZE
 	s=$tmp/s.sock; rm -f "$s"
-	taskset -c 1 "$netbe" bench --mode rx --duration "$dur" \
+	"$netbe" bench --mode rx --duration "$dur" \
 		"stream,listen=unix:$s" >"$tmp/sr.log" 2>&1 &
 	r=$!; waitsock "$s"
-	taskset -c 0 "$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
+	"$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
 		"stream,connect=unix:$s" >/dev/null 2>&1 &
 	t=$!; wait "$r"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
 	tail -n 1 "$tmp/sr.log" | grep -o '"frames":[0-9]*' | cut -d: -f2 |
