@@ -228,8 +228,11 @@ static int h_reset_owner(struct netbe__vh_dev *d,
 			 unsigned nfds, struct netbe__vh_msg *rep,
 			 const char **why)
 {
+	uint64_t protocol = d->protocol; /* not renegotiated after it */
+
 	(void)m, (void)fds, (void)nfds, (void)rep, (void)why;
 	netbe__vh_dev_reset(d);
+	d->protocol = protocol;
 	return 0;
 }
 
