@@ -165,6 +165,7 @@ extern const struct netbe__ops netbe__vde_ops;
 extern const struct netbe__ops netbe__vale_ops;
 extern const struct netbe__ops netbe__vxlan_ops;
 extern const struct netbe__ops netbe__geneve_ops;
+extern const struct netbe__ops netbe__vhost_user_ops;
 
 /* Registry (registry.c).  Finds the backend @cfg selects; sets *@suffix
  * to what followed the prefix.  NULL with the error set when none. */

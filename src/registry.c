@@ -26,6 +26,7 @@ static const struct netbe__ops *const backends[] = {
 	&netbe__vale_ops,
 	&netbe__vxlan_ops,
 	&netbe__geneve_ops,
+	&netbe__vhost_user_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

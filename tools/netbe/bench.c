@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -376,8 +377,17 @@ static int bench_run(const struct bench_opts *o, netbe_t *a, netbe_t *b)
 	return EXIT_OK;
 }
 
+/* Backends with a control side on the loop (a listening stream, a
+ * vhost-user socket) need it run while we measure. */
+static void *bench_loop_main(void *arg)
+{
+	netbe_loop_run(arg);
+	return NULL;
+}
+
 int cmd_bench(int argc, char **argv)
 {
+	pthread_t loop_th;
 	struct bench_opts o;
 	netbe_loop_t *loop = NULL;
 	netbe_t *a = NULL, *b = NULL;
@@ -402,7 +412,13 @@ int cmd_bench(int argc, char **argv)
 		cli_err("bench: set_cap: %s", netbe_last_error());
 		goto out;
 	}
+	if (pthread_create(&loop_th, NULL, bench_loop_main, loop) != 0) {
+		cli_err("bench: cannot start the loop thread");
+		goto out;
+	}
 	r = bench_run(&o, a, b);
+	netbe_loop_stop(loop);
+	pthread_join(loop_th, NULL);
 out:
 	netbe_cleanup(b);
 	netbe_cleanup(a);

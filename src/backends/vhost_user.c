@@ -1,0 +1,988 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vhost_user.c - the vhost-user backend: netbe is the device side of a
+ * virtio-net device whose rings a VMM (QEMU -netdev vhost-user, Cloud
+ * Hypervisor, crosvm, DPDK virtio-user) shares with us.
+ *
+ * Theory of operation
+ *   "vhost-user,path=S" listens on unix socket S (0600) for one VMM at a
+ *   time; "server=off" connects to a VMM that listens instead, retrying
+ *   every reconnect= ms while there is none.  The control socket is
+ *   served on the handle's loop: messages are read without blocking (a
+ *   VMM that stalls mid-message stalls only itself), handed to
+ *   src/vhost/proto.c, and the replies written back.  When the VMM goes
+ *   (killed, closed, or it sent a header we cannot trust) every ring is
+ *   stopped, every fd it gave closed and its memory unmapped; a server
+ *   listens again, a client reconnects.  A refused request is logged and
+ *   answered with a failure when the VMM asked for an acknowledgement;
+ *   the connection stays.
+ *
+ *   Queues.  Queue pair i is rings 2i (the guest's receive ring: we
+ *   write) and 2i+1 (its transmit ring: we read).  The core needs each
+ *   queue's readiness fd at open, long before the VMM hands us kick
+ *   eventfds, so each pair has a private epoll set into which the kick
+ *   fd of ring 2i+1 is added when it arrives (and removed when it goes);
+ *   an epoll fd polls readable while its set has events.  Readiness is
+ *   level-triggered on the kick eventfd: a receive that stops at the
+ *   batch limit with chains left writes to the kick fd itself so the
+ *   core comes back; one that finds the ring empty drains the kick fd,
+ *   re-enables notifications and looks once more (vring.c), so a kick
+ *   cannot fall between.  The guest's receive ring needs no kicks: when
+ *   it is full send() says -EAGAIN and the core retries.
+ *
+ *   Data.  recv (transmit ring to netbe) copies each chain out behind a
+ *   12-byte virtio-net header: the guest's own header (10 or 12 bytes in
+ *   the ring, as VERSION_1/MRG_RXBUF say) with num_buffers zeroed, so
+ *   its offloads travel on.  send (netbe to the receive ring) writes the
+ *   guest's header and the frame into one chain, or several when
+ *   MRG_RXBUF was negotiated (num_buffers says how many); a frame that
+ *   does not fit the buffers at hand is not half-written: the ring is
+ *   rewound and send says -EAGAIN.  Batches take the ring lock once,
+ *   publish the used index once and raise at most one interrupt (the
+ *   call eventfd, when the guest wants it).
+ *
+ *   Offloads.  We offer the guest every checksum and segmentation
+ *   offload.  What the guest sends with them (CSUM, HOST_TSO4/6 ...)
+ *   reaches the core as it is: we report the GUEST_* capabilities, and
+ *   the core's software engine completes or cuts frames for a frontend
+ *   that did not accept them.  Towards the guest we report CSUM and the
+ *   HOST_* capabilities too, so a 64 KiB TSO frame from a tap reaches a
+ *   guest that accepts GUEST_TSO4 whole, in one chain or several
+ *   (MRG_RXBUF).  What the guest accepts is known only after open and
+ *   changes with each VMM, so send looks at each frame: what the guest
+ *   did not negotiate is finished here by the same engine (offload.c),
+ *   all segments of a frame into the ring or none.
+ *
+ *   Threads and the VMM as an adversary: see src/vhost/proto.c (ring
+ *   locks) and src/vhost/vring.c (what is checked).  A ring that breaks
+ *   is logged once with the reason, counted as one "ring" drop on its
+ *   direction, and signalled on the VMM's error fd; it stays stopped
+ *   until the VMM sets it up again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "offload.h"
+#include "util.h"
+#include "sockaddr.h"
+#include "vhost/proto.h"
+
+#define VHU_IOV 256	     /* pieces of one chain we take */
+#define VHU_HDR 12	     /* the header frames carry across the seam */
+#define VHU_RECONNECT_MS 1000
+
+#define VHU_OFFER_OFFL                                                       \
+	(NETBE_F_CSUM | NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |            \
+	 NETBE_F_GUEST_TSO6 | NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO |        \
+	 NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |          \
+	 NETBE_F_HOST_UFO)
+#define VHU_OFFER_BASE                                                       \
+	(VHU_F_VERSION_1 | VHU_F_PROTOCOL_FEATURES | VHU_F_EVENT_IDX |       \
+	 VHU_F_INDIRECT_DESC | NETBE_F_MRG_RXBUF)
+/* Offloads we carry: frames from the guest with its CSUM/HOST_* ones
+ * (GUEST_* seen from the frontend), and frames to it needing checksums
+ * or segmentation (finished here when the guest did not accept them). */
+#define VHU_CAPS                                                             \
+	(NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 | NETBE_F_GUEST_TSO6 |      \
+	 NETBE_F_GUEST_ECN | NETBE_F_GUEST_UFO | NETBE_F_CSUM |              \
+	 NETBE_F_HOST_TSO4 | NETBE_F_HOST_TSO6 | NETBE_F_HOST_ECN |          \
+	 NETBE_F_HOST_UFO | NETBE_F_HOST_USO)
+#define VHU_SEG_BATCH 64
+#define VHU_SEG_IOV (VHU_IOV + 4 * VHU_SEG_BATCH + 8)
+
+/* Software offloads towards a guest that did not accept them (send
+ * thread; allocated on first use). */
+struct vhu_soft {
+	struct netbe__offl_frame frame;
+	struct netbe__offl_out out;
+	struct iovec in[VHU_IOV];
+	struct netbe_msg msgs[VHU_SEG_BATCH];
+	struct iovec iov[VHU_SEG_IOV];
+	uint8_t arena[VHU_SEG_BATCH * (NETBE__OFFL_HDR_MAX + 16)];
+};
+
+struct vhu_pair {
+	int ep;				/* readiness: kick of ring 2i+1 */
+	struct iovec tiov[VHU_IOV];	/* recv's chain */
+	struct iovec riov0[VHU_IOV];	/* send's first chain */
+	struct iovec riov[VHU_IOV];	/* send's further chains */
+	struct vhu_soft *soft;		/* send's software offloads */
+};
+
+struct vhu_priv {
+	struct netbe__queue *bq;	/* queue 0: logs */
+	netbe_loop_t *loop;
+	struct netbe__sockaddr addr;
+	struct netbe__unix_perms perms;
+	bool server, unlink_path;
+	unsigned reconnect_ms;
+	int listen_fd, conn_fd;
+	netbe_watch_t *listen_w, *conn_w, *timer;
+	unsigned npairs;
+	struct vhu_pair *pair;
+	struct netbe__vh_dev *dev;
+	/* The message being read (loop thread only). */
+	struct netbe__vh_msg msg;
+	size_t have;
+	int fds[VHU_MAX_FDS];
+	unsigned nfds;
+};
+
+static const struct netbe_option vhu_options[] = {
+	{ .key = "path", .type = NETBE_OPT_STRING,
+	  .help = "the vhost-user unix socket (vhost-user:PATH also works)" },
+	{ .key = "server", .type = NETBE_OPT_BOOL,
+	  .help = "listen on path (default on); off: connect to a VMM that "
+		  "listens" },
+	{ .key = "queues", .type = NETBE_OPT_UINT,
+	  .help = "queue pairs offered to the guest (default 1)",
+	  .min = 1, .max = VHU_MAX_PAIRS },
+	{ .key = "reconnect", .type = NETBE_OPT_UINT,
+	  .help = "server=off: ms between connection attempts (default "
+		  "1000)", .min = 1, .max = 3600000 },
+	{ .key = "mode", .type = NETBE_OPT_STRING,
+	  .help = "the socket file's mode, octal (default 600)" },
+	{ .key = "group", .type = NETBE_OPT_STRING,
+	  .help = "give the socket file to this group" },
+	{ .key = NULL },
+};
+
+static void vhu_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- hooks from proto.c (loop thread, ring lock held) --------------------- */
+
+static void vhu_hook_kick(void *arg, unsigned i, int old_fd, int new_fd)
+{
+	struct vhu_priv *p = arg;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = p->pair[i / 2].ep;
+
+	if (new_fd >= 0)
+		(void)netbe__set_nonblock(new_fd); /* we drain it */
+	if (!(i & 1))
+		return; /* the receive ring's kicks are not watched */
+	if (old_fd >= 0)
+		(void)epoll_ctl(ep, EPOLL_CTL_DEL, old_fd, NULL);
+	if (new_fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, new_fd, &ev) < 0)
+		netbe__q_log(p->bq, NETBE_LOG_ERR, "vhost-user: ring %u: "
+			     "cannot watch the kick fd: %s", i,
+			     strerror(errno));
+}
+
+static void vhu_poke(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+		(void)0; /* a full counter is readable anyway */
+}
+
+static void vhu_hook_wake(void *arg, unsigned i)
+{
+	struct vhu_priv *p = arg;
+
+	if (i & 1)
+		vhu_poke(p->dev->vq[i].kick);
+	else /* we never wait for receive buffers: spare the guest kicks */
+		netbe__vring_notify_off(&p->dev->vq[i].vr);
+}
+
+/* ---- the data path -------------------------------------------------------- */
+
+/* Ring @q broke (its lock held): say why once, count it, tell the VMM. */
+static void vhu_broken(struct vhu_priv *p, struct netbe__queue *bq,
+		       struct netbe__vh_vq *q, unsigned ring)
+{
+	if (q->told)
+		return;
+	q->told = true;
+	netbe__q_log(bq, NETBE_LOG_ERR, "vhost-user: ring %u stopped: %s",
+		     ring, q->vr.why ? q->vr.why : "broken");
+	netbe__q_drop(bq, (ring & 1) ? NETBE_RX : NETBE_TX, NETBE_DROP_RING,
+		      1);
+	vhu_poke(q->err);
+	(void)p;
+}
+
+static void vhu_interrupt(struct netbe__vh_vq *q)
+{
+	if (netbe__vring_flush(&q->vr))
+		vhu_poke(q->call);
+}
+
+/* The transmit ring ran dry: drain the kick, re-enable notifications and
+ * look again.  True when chains came in meanwhile. */
+static bool vhu_more(struct netbe__vh_vq *q)
+{
+	uint64_t v;
+
+	if (q->kick >= 0 && read(q->kick, &v, sizeof(v)) < 0)
+		(void)0; /* EAGAIN: nothing to drain */
+	return netbe__vring_notify_on(&q->vr);
+}
+
+struct vhu_copy {
+	const struct iovec *src;
+	int nsrc;
+	size_t soff;
+};
+
+static void vhu_copy_piece(void *arg, void *dst, size_t n, size_t done)
+{
+	const struct vhu_copy *c = arg;
+
+	netbe__iov_to_buf(c->src, c->nsrc, c->soff + done, dst, n);
+}
+
+/* Copies @len bytes of @src from @soff into @dst from @doff. */
+static void vhu_iov_copy(const struct iovec *dst, int ndst, size_t doff,
+			 const struct iovec *src, int nsrc, size_t soff,
+			 size_t len)
+{
+	struct vhu_copy c = { src, nsrc, soff };
+
+	netbe__iov_walk(dst, ndst, doff, len, vhu_copy_piece, &c);
+}
+
+/*
+ * Copies chain @c (guest header, then the frame) into @m behind a
+ * 12-byte header.  The frame length with header, or the drop reason as
+ * -1 - reason.
+ */
+static ssize_t vhu_chain_out(unsigned gh, const struct netbe__vring_chain *c,
+			     const struct iovec *ciov, struct netbe_msg *m)
+{
+	struct netbe_vnet_hdr h = { 0 };
+	size_t flen;
+
+	if (c->too_long || c->len < gh + 14)
+		return -1 - NETBE_DROP_MALFORMED;
+	flen = c->len - gh;
+	if (flen > NETBE_MAX_FRAME)
+		return -1 - NETBE_DROP_OVERSIZE;
+	if (VHU_HDR + flen > netbe__iov_len(m->iov, m->iovcnt))
+		return -1 - NETBE_DROP_NOROOM;
+	netbe__iov_to_buf(ciov, c->niov, 0, &h, NETBE_VNET_HDR_LEN);
+	h.num_buffers = 0;
+	netbe__buf_to_iov(&h, VHU_HDR, m->iov, m->iovcnt, 0);
+	vhu_iov_copy(m->iov, m->iovcnt, VHU_HDR, ciov, c->niov, gh, flen);
+	return (ssize_t)(VHU_HDR + flen);
+}
+
+struct vhu_rx {
+	int got;	/* frames delivered */
+	int dropped;	/* chains consumed and dropped */
+	int noroom;	/* of those, for lack of room */
+};
+
+/* Takes one chain from the transmit ring into @m.  1: a frame, 0: the
+ * ring is empty, -1: a chain was consumed and dropped. */
+static int vhu_rx_one(struct vhu_priv *p, struct netbe__queue *bq,
+		      struct netbe__vh_vq *q, struct netbe_msg *m,
+		      struct vhu_rx *st, bool report)
+{
+	struct vhu_pair *pp = &p->pair[bq->idx];
+	struct netbe__vring_chain c;
+	ssize_t r;
+	int k;
+
+	k = netbe__vring_peek(&q->vr, false, pp->tiov, VHU_IOV, &c);
+	if (k < 0)
+		vhu_broken(p, bq, q, 2 * bq->idx + 1);
+	if (k <= 0)
+		return 0;
+	netbe__vring_take(&q->vr);
+	r = vhu_chain_out(p->dev->guest_hdr, &c, pp->tiov, m);
+	netbe__vring_push(&q->vr, c.head, 0);
+	if (r >= 0) {
+		m->len = (size_t)r;
+		return 1;
+	}
+	st->dropped++;
+	if (-1 - r == NETBE_DROP_NOROOM) {
+		st->noroom++;
+		if (!report)
+			return -1;
+	}
+	netbe__q_drop(bq, NETBE_RX, (int)(-1 - r), 1);
+	return -1;
+}
+
+static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
+			struct netbe__vh_vq *q, struct netbe_msg *msgs, int n,
+			struct vhu_rx *st, bool report)
+{
+	netbe__vring_notify_off(&q->vr);
+	while (st->got < n) {
+		int r = vhu_rx_one(p, bq, q, &msgs[st->got], st, report);
+
+		if (r > 0)
+			st->got++;
+		else if (r == 0 && (q->vr.broken || !vhu_more(q)))
+			return;
+		else if (r < 0 && !report && st->noroom)
+			return; /* single recv: -ENOSPC is its answer */
+	}
+	/* A batch that stopped with chains left: come back for the rest.
+	 * (A single recv's caller calls until 0 anyway: no syscall.) */
+	if (report && netbe__vring_pending(&q->vr))
+		vhu_poke(q->kick);
+}
+
+static int vhu_rx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
+		  bool report, struct vhu_rx *st)
+{
+	struct vhu_priv *p = bq->priv;
+	struct netbe__vh_vq *q = &p->dev->vq[2 * bq->idx + 1];
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&q->lock);
+	if (q->live && !q->vr.broken)
+		vhu_rx_loop(p, bq, q, msgs, n, st, report);
+	else if (q->live)
+		vhu_broken(p, bq, q, 2 * bq->idx + 1);
+	if (q->live)
+		vhu_interrupt(q);
+	pthread_mutex_unlock(&q->lock);
+	return st->got;
+}
+
+static int vhu_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
+			  int n)
+{
+	struct vhu_rx st;
+	int got = vhu_rx(bq, msgs, n, true, &st);
+
+	return got == 0 && st.dropped ? -ENOSPC : got;
+}
+
+static ssize_t vhu_recv(struct netbe__queue *bq, const struct iovec *iov,
+			int iovcnt)
+{
+	struct netbe_msg m = { (struct iovec *)(uintptr_t)iov, iovcnt, 0 };
+	struct vhu_rx st;
+
+	if (vhu_rx(bq, &m, 1, false, &st) == 1)
+		return (ssize_t)m.len;
+	return st.noroom ? -ENOSPC : 0; /* other drops are counted */
+}
+
+/* The next frame's length, without taking it; drops malformed chains. */
+static ssize_t vhu_peek_recvlen(struct netbe__queue *bq)
+{
+	struct vhu_priv *p = bq->priv;
+	struct netbe__vh_vq *q = &p->dev->vq[2 * bq->idx + 1];
+	struct vhu_pair *pp = &p->pair[bq->idx];
+	struct netbe__vring_chain c;
+	unsigned gh = p->dev->guest_hdr;
+	ssize_t len = 0;
+	int k;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->live && len == 0) {
+		k = netbe__vring_peek(&q->vr, false, pp->tiov, VHU_IOV, &c);
+		if (k < 0)
+			vhu_broken(p, bq, q, 2 * bq->idx + 1);
+		if (k <= 0 && (k < 0 || !vhu_more(q)))
+			break;
+		if (k <= 0)
+			continue;
+		if (!c.too_long && c.len >= gh + 14 &&
+		    c.len - gh <= NETBE_MAX_FRAME) {
+			len = (ssize_t)(c.len - gh + VHU_HDR);
+			break;
+		}
+		netbe__vring_take(&q->vr);
+		netbe__vring_push(&q->vr, c.head, 0);
+		netbe__q_drop(bq, NETBE_RX, NETBE_DROP_MALFORMED, 1);
+	}
+	if (q->live)
+		vhu_interrupt(q);
+	pthread_mutex_unlock(&q->lock);
+	return len;
+}
+
+/* ---- send: netbe to the guest's receive ring ------------------------------ */
+
+struct vhu_tx {
+	const struct iovec *iov; /* the frame with our 12-byte header */
+	int iovcnt;
+	uint8_t gh_bytes[VHU_HDR]; /* the guest's header */
+	unsigned gh;
+	size_t total;		   /* gh + frame bytes */
+	size_t done;
+};
+
+/* Fills chain @ciov with the next bytes of the guest's view of the
+ * frame; returns how many. */
+static size_t vhu_tx_fill(struct vhu_tx *t, const struct iovec *ciov,
+			  int n, size_t room)
+{
+	size_t want = t->total - t->done, put = 0, k;
+
+	if (want > room)
+		want = room;
+	if (t->done < t->gh) {
+		k = t->gh - t->done < want ? t->gh - t->done : want;
+		netbe__buf_to_iov(t->gh_bytes + t->done, k, ciov, n, 0);
+		put = k;
+	}
+	if (want > put)
+		vhu_iov_copy(ciov, n, put, t->iov, t->iovcnt,
+			     VHU_HDR + t->done + put - t->gh, want - put);
+	t->done += want;
+	return want;
+}
+
+/* Writes one frame into the receive ring; the bytes sent or -errno,
+ * with the ring rewound when the frame did not fit. */
+static ssize_t vhu_tx_frame(struct vhu_priv *p, struct netbe__queue *bq,
+			    struct netbe__vh_vq *q, struct vhu_tx *t)
+{
+	struct vhu_pair *pp = &p->pair[bq->idx];
+	bool mrg = p->dev->features & NETBE_F_MRG_RXBUF;
+	uint16_t start = q->vr.last_avail, used = q->vr.used_idx, nbuf = 0;
+	struct netbe__vring_chain c, first = { 0 };
+
+	while (t->done < t->total) {
+		struct iovec *ciov = nbuf ? pp->riov : pp->riov0;
+		int k = netbe__vring_peek(&q->vr, true, ciov, VHU_IOV, &c);
+		size_t n;
+
+		if (k < 0)
+			vhu_broken(p, bq, q, 2 * bq->idx);
+		if (k <= 0 || (!mrg && c.len < t->total)) {
+			q->vr.last_avail = start;
+			q->vr.used_idx = used;
+			return k < 0 ? -ENOTCONN : k == 0 ? -EAGAIN : -EMSGSIZE;
+		}
+		netbe__vring_take(&q->vr);
+		n = vhu_tx_fill(t, ciov, c.niov, c.len);
+		netbe__vring_push(&q->vr, c.head, (uint32_t)n);
+		if (!nbuf++)
+			first = c;
+	}
+	if (t->gh == VHU_HDR) {
+		uint16_t nb = mrg ? nbuf : 1;
+
+		netbe__buf_to_iov(&nb, 2, pp->riov0, first.niov, 10);
+	}
+	return (ssize_t)(t->total - t->gh + VHU_HDR);
+}
+
+/* The guest features frame header @h needs (its GUEST_* side). */
+static uint64_t vhu_tx_needs(const struct netbe_vnet_hdr *h)
+{
+	uint64_t f = (h->flags & NETBE_VNET_HDR_F_NEEDS_CSUM)
+			     ? NETBE_F_GUEST_CSUM : 0;
+
+	if (h->gso_type & NETBE_VNET_HDR_GSO_ECN)
+		f |= NETBE_F_GUEST_ECN;
+	switch (h->gso_type & (uint8_t)~NETBE_VNET_HDR_GSO_ECN) {
+	case NETBE_VNET_HDR_GSO_NONE:
+		return f;
+	case NETBE_VNET_HDR_GSO_TCPV4:
+		return f | NETBE_F_GUEST_TSO4;
+	case NETBE_VNET_HDR_GSO_TCPV6:
+		return f | NETBE_F_GUEST_TSO6;
+	case NETBE_VNET_HDR_GSO_UDP:
+		return f | NETBE_F_GUEST_UFO;
+	default: /* USO: never offered to the guest */
+		return ~0ULL;
+	}
+}
+
+/* Writes a frame whose header the guest accepts. */
+static ssize_t vhu_tx_native(struct vhu_priv *p, struct netbe__queue *bq,
+			     struct netbe__vh_vq *q, const struct iovec *iov,
+			     int iovcnt, size_t len)
+{
+	struct vhu_tx t = { .iov = iov, .iovcnt = iovcnt };
+
+	t.gh = p->dev->guest_hdr;
+	netbe__iov_to_buf(iov, iovcnt, 0, t.gh_bytes, VHU_HDR);
+	memset(t.gh_bytes + NETBE_VNET_HDR_LEN, 0, 2);
+	t.total = len - VHU_HDR + t.gh;
+	return vhu_tx_frame(p, bq, q, &t);
+}
+
+struct vhu_seg_ctx {
+	struct vhu_priv *p;
+	struct netbe__queue *bq;
+	struct netbe__vh_vq *q;
+	int err;
+};
+
+/* Puts segments the engine built into the ring; how many fit. */
+static int vhu_seg_emit(void *arg, struct netbe_msg *msgs, int n)
+{
+	struct vhu_seg_ctx *c = arg;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		size_t len = netbe__iov_len(msgs[i].iov, msgs[i].iovcnt);
+		ssize_t r = vhu_tx_native(c->p, c->bq, c->q, msgs[i].iov,
+					  msgs[i].iovcnt, len);
+
+		if (r < 0) {
+			c->err = (int)r;
+			break;
+		}
+	}
+	return i ? i : c->err;
+}
+
+/* Checksums or segments in software what the guest did not accept; all
+ * segments or none go into the ring. */
+static ssize_t vhu_tx_soft(struct vhu_priv *p, struct netbe__queue *bq,
+			   struct netbe__vh_vq *q, const struct iovec *iov,
+			   int iovcnt, size_t len,
+			   const struct netbe_vnet_hdr *h)
+{
+	static const uint8_t zero[VHU_HDR];
+	struct vhu_pair *pp = &p->pair[bq->idx];
+	struct vhu_seg_ctx c = { p, bq, q, -EAGAIN };
+	uint16_t start = q->vr.last_avail, used = q->vr.used_idx;
+	struct vhu_soft *s = pp->soft;
+	int n, r;
+
+	if (!s && !(s = pp->soft = calloc(1, sizeof(*s))))
+		return -ENOBUFS;
+	n = netbe__iov_skip(iov, iovcnt, VHU_HDR, s->in, VHU_IOV);
+	if (n < 0 || netbe__offl_parse(h, s->in, n, len - VHU_HDR, &s->frame))
+		return -EINVAL;
+	s->out = (struct netbe__offl_out){
+		.pre = zero, .pre_len = VHU_HDR,
+		.arena = s->arena, .arena_cap = sizeof(s->arena),
+		.msgs = s->msgs, .msgs_cap = VHU_SEG_BATCH,
+		.iov = s->iov, .iov_cap = VHU_SEG_IOV,
+	};
+	r = netbe__offl_emit(&s->frame, s->in, n, &s->out, vhu_seg_emit, &c);
+	if (r >= 0 && (unsigned)r == s->frame.nsegs)
+		return (ssize_t)len;
+	q->vr.last_avail = start;
+	q->vr.used_idx = used;
+	return r < 0 ? r : c.err;
+}
+
+static ssize_t vhu_tx_one(struct vhu_priv *p, struct netbe__queue *bq,
+			  struct netbe__vh_vq *q, const struct iovec *iov,
+			  int iovcnt)
+{
+	size_t len = netbe__iov_len(iov, iovcnt);
+	struct netbe_vnet_hdr h;
+
+	if (len < VHU_HDR + 14)
+		return -EINVAL;
+	netbe__iov_to_buf(iov, iovcnt, 0, &h, VHU_HDR);
+	if (vhu_tx_needs(&h) & ~p->dev->features)
+		return vhu_tx_soft(p, bq, q, iov, iovcnt, len, &h);
+	return vhu_tx_native(p, bq, q, iov, iovcnt, len);
+}
+
+static int vhu_tx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
+		  int *err)
+{
+	struct vhu_priv *p = bq->priv;
+	struct netbe__vh_vq *q = &p->dev->vq[2 * bq->idx];
+	int i = 0;
+
+	*err = -ENOTCONN;
+	pthread_mutex_lock(&q->lock);
+	for (; q->live && i < n; i++) {
+		ssize_t r = vhu_tx_one(p, bq, q, msgs[i].iov, msgs[i].iovcnt);
+
+		if (r == -EINVAL || r == -EMSGSIZE) {
+			msgs[i].len = 0; /* refused inside the batch */
+			netbe__q_drop(bq, NETBE_TX, netbe__drop_reason(r), 1);
+			*err = (int)r;
+			continue;
+		}
+		if (r < 0) {
+			*err = (int)r;
+			break;
+		}
+		msgs[i].len = (size_t)r;
+	}
+	if (q->live)
+		vhu_interrupt(q);
+	pthread_mutex_unlock(&q->lock);
+	return i;
+}
+
+static int vhu_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
+			  int n)
+{
+	int err, k = vhu_tx(bq, msgs, n, &err);
+
+	return k ? k : err;
+}
+
+static ssize_t vhu_send(struct netbe__queue *bq, const struct iovec *iov,
+			int iovcnt)
+{
+	struct vhu_priv *p = bq->priv;
+	struct netbe__vh_vq *q = &p->dev->vq[2 * bq->idx];
+	ssize_t r = -ENOTCONN;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->live) {
+		r = vhu_tx_one(p, bq, q, iov, iovcnt);
+		vhu_interrupt(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}
+
+/* ---- the control connection (loop thread) --------------------------------- */
+
+static void vhu_conn_cb(int fd, int events, void *arg);
+static void vhu_listen_cb(int fd, int events, void *arg);
+
+static void vhu_msg_reset(struct vhu_priv *p)
+{
+	for (unsigned i = 0; i < p->nfds; i++)
+		close(p->fds[i]);
+	p->nfds = 0;
+	p->have = 0;
+}
+
+/* The VMM is gone: forget everything it gave us, wait for the next. */
+static void vhu_disconnect(struct vhu_priv *p, const char *why)
+{
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "vhost-user: VMM disconnected "
+		     "(%s); waiting for the next", why);
+	netbe_watch_del(p->conn_w);
+	p->conn_w = NULL;
+	vhu_close_fd(&p->conn_fd);
+	vhu_msg_reset(p);
+	netbe__vh_dev_reset(p->dev);
+	if (p->server)
+		netbe_watch_enable(p->listen_w);
+	else
+		netbe_timer_set(p->timer, p->reconnect_ms, 0);
+}
+
+static int vhu_attach(struct vhu_priv *p, int fd)
+{
+	int r = netbe_loop_add_fd(p->loop, fd, NETBE_EV_READ, 1, vhu_conn_cb,
+				  p, &p->conn_w);
+
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	p->conn_fd = fd;
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "vhost-user: VMM connected on %s",
+		     netbe__sockaddr_path(&p->addr));
+	return 0;
+}
+
+/* Keeps the fds that came with a message (at most VHU_MAX_FDS). */
+static void vhu_take_fds(struct vhu_priv *p, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+		int *fd = (int *)(void *)CMSG_DATA(c);
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			if (p->nfds < VHU_MAX_FDS)
+				p->fds[p->nfds++] = fd[i];
+			else
+				close(fd[i]);
+		}
+	}
+}
+
+/* Reads what is there of the current message: 1 complete, 0 not yet,
+ * -errno when the connection must end (*why says why). */
+static int vhu_read(struct vhu_priv *p, const char **why)
+{
+	union {
+		char buf[CMSG_SPACE(VHU_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	size_t want = VHU_HDR_SIZE + (p->have >= VHU_HDR_SIZE ? p->msg.size : 0);
+	struct iovec v = { (uint8_t *)&p->msg + p->have, want - p->have };
+	struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(p->conn_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		*why = n == 0 ? "closed" : strerror(errno);
+		return -ECONNRESET;
+	}
+	vhu_take_fds(p, &mh);
+	p->have += (size_t)n;
+	if (p->have == VHU_HDR_SIZE &&
+	    netbe__vh_parse_hdr((uint8_t *)&p->msg, &p->msg, why) < 0)
+		return -EPROTO;
+	return p->have >= VHU_HDR_SIZE && p->have == VHU_HDR_SIZE + p->msg.size;
+}
+
+static int vhu_reply(struct vhu_priv *p, const struct netbe__vh_msg *rep)
+{
+	size_t len = VHU_HDR_SIZE + rep->size;
+	ssize_t n = send(p->conn_fd, rep, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Handles the message read; -errno when the connection must end. */
+static int vhu_serve(struct vhu_priv *p)
+{
+	struct netbe__vh_msg rep;
+	const char *why = NULL;
+	unsigned nfds = p->nfds;
+	int r;
+
+	p->nfds = 0; /* handed over */
+	r = netbe__vh_handle(p->dev, &p->msg, p->fds, nfds, &rep, &why);
+	if (why)
+		netbe__q_log(p->bq, NETBE_LOG_WARN, "vhost-user: %s (request "
+			     "%u) refused: %s", netbe__vh_req_name(p->msg.request),
+			     p->msg.request, why);
+	else
+		netbe__q_log(p->bq, NETBE_LOG_DEBUG, "vhost-user: %s",
+			     netbe__vh_req_name(p->msg.request));
+	p->have = 0;
+	return r == 1 ? vhu_reply(p, &rep) : 0;
+}
+
+static void vhu_conn_cb(int fd, int events, void *arg)
+{
+	struct vhu_priv *p = arg;
+	const char *why = "reply not written";
+	int r;
+
+	(void)fd, (void)events;
+	for (int i = 0; i < 64; i++) { /* then let others run */
+		r = vhu_read(p, &why);
+		if (r == 1)
+			r = vhu_serve(p);
+		else if (r == 0)
+			return;
+		if (r < 0) {
+			vhu_disconnect(p, why);
+			return;
+		}
+	}
+}
+
+static void vhu_listen_cb(int fd, int events, void *arg)
+{
+	struct vhu_priv *p = arg;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	(void)events;
+	if (c < 0)
+		return;
+	if (vhu_attach(p, c) == 0)
+		netbe_watch_disable(p->listen_w);
+}
+
+static int vhu_try_connect(struct vhu_priv *p)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&p->addr.ss, p->addr.len) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	if (netbe__set_nonblock(fd) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	return vhu_attach(p, fd);
+}
+
+static void vhu_timer_cb(int fd, int events, void *arg)
+{
+	struct vhu_priv *p = arg;
+
+	(void)fd, (void)events;
+	if (p->conn_fd < 0 && vhu_try_connect(p) < 0)
+		netbe_timer_set(p->timer, p->reconnect_ms, 0);
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+static void vhu_release(struct vhu_priv *p)
+{
+	netbe_watch_del(p->listen_w);
+	netbe_watch_del(p->conn_w);
+	netbe_watch_del(p->timer);
+	p->listen_w = p->conn_w = p->timer = NULL;
+	vhu_close_fd(&p->conn_fd);
+	vhu_msg_reset(p);
+	if (p->dev) {
+		netbe__vh_dev_fini(p->dev);
+		free(p->dev);
+		p->dev = NULL;
+	}
+	vhu_close_fd(&p->listen_fd);
+	if (p->unlink_path)
+		unlink(netbe__sockaddr_path(&p->addr));
+	for (unsigned i = 0; p->pair && i < p->npairs; i++) {
+		vhu_close_fd(&p->pair[i].ep);
+		free(p->pair[i].soft);
+	}
+	free(p->pair);
+	p->pair = NULL;
+}
+
+static int vhu_parse(struct vhu_priv *p, const struct netbe__opts *o)
+{
+	const char *path = netbe__opt_target(o, "path");
+	char spec[160];
+	int r;
+
+	if (!*path)
+		return netbe__err(-EINVAL, "vhost-user: no socket given; use "
+				  "vhost-user,path=/run/vm1.sock");
+	if (snprintf(spec, sizeof(spec), "unix:%s", path) >= (int)sizeof(spec))
+		return netbe__err(-EINVAL, "vhost-user: path '%s' is too "
+				  "long", path);
+	r = netbe__sockaddr_parse(spec, NETBE__SA_UNIX, "vhost-user: path",
+				  &p->addr);
+	if (r == 0)
+		r = netbe__unix_perms_parse(netbe__opt_str(o, "mode", NULL),
+					    netbe__opt_str(o, "group", NULL),
+					    "vhost-user", &p->perms);
+	p->server = netbe__opt_bool(o, "server", true);
+	p->reconnect_ms = (unsigned)netbe__opt_uint(o, "reconnect",
+						    VHU_RECONNECT_MS);
+	p->npairs = (unsigned)netbe__opt_uint(o, "queues", 1);
+	return r;
+}
+
+static int vhu_alloc(struct vhu_priv *p)
+{
+	const struct netbe__vh_hooks hooks = {
+		.kick = vhu_hook_kick, .wake = vhu_hook_wake, .arg = p,
+	};
+	uint64_t offer = VHU_OFFER_BASE | VHU_OFFER_OFFL |
+			 (p->npairs > 1 ? NETBE_F_MQ : 0);
+
+	p->pair = calloc(p->npairs, sizeof(*p->pair));
+	p->dev = calloc(1, sizeof(*p->dev));
+	if (!p->pair || !p->dev)
+		return netbe__err(-ENOMEM, "vhost-user: out of memory");
+	for (unsigned i = 0; i < p->npairs; i++)
+		p->pair[i].ep = -1;
+	for (unsigned i = 0; i < p->npairs; i++) {
+		p->pair[i].ep = epoll_create1(EPOLL_CLOEXEC);
+		if (p->pair[i].ep < 0)
+			return netbe__err(-errno, "vhost-user: epoll_create1: "
+					  "%s", strerror(errno));
+	}
+	return netbe__vh_dev_init(p->dev, p->npairs, offer, &hooks);
+}
+
+static int vhu_listen(struct vhu_priv *p)
+{
+	const char *who = "vhost-user: listen";
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return netbe__err(-errno, "%s: socket: %s", who,
+				  strerror(errno));
+	p->listen_fd = fd;
+	r = netbe__sockaddr_bind_unix_perms(fd, &p->addr, &p->perms, who);
+	if (r < 0)
+		return r;
+	p->unlink_path = true;
+	if (listen(fd, 1) < 0)
+		return netbe__err(-errno, "%s %s: %s", who, p->addr.text,
+				  strerror(errno));
+	r = netbe_loop_add_fd(p->loop, fd, NETBE_EV_READ, 1, vhu_listen_cb, p,
+			      &p->listen_w);
+	return r < 0 ? netbe__err(r, "%s: loop: %s", who, strerror(-r)) : 0;
+}
+
+static int vhu_connect_start(struct vhu_priv *p)
+{
+	int r = netbe_loop_add_timer(p->loop, 1, 0, vhu_timer_cb, p,
+				     &p->timer);
+
+	return r < 0 ? netbe__err(r, "vhost-user: timer: %s", strerror(-r))
+		     : 0;
+}
+
+static int vhu_open(struct netbe__queue *bq, const struct netbe__opts *o,
+		    struct netbe__opened *out)
+{
+	struct vhu_priv *p = bq->priv;
+	int r;
+
+	p->bq = bq;
+	p->loop = o->loop;
+	p->listen_fd = p->conn_fd = -1;
+	r = vhu_parse(p, o);
+	if (r == 0)
+		r = vhu_alloc(p);
+	if (r == 0)
+		r = p->server ? vhu_listen(p) : vhu_connect_start(p);
+	if (r < 0) {
+		vhu_release(p);
+		return r;
+	}
+	out->nqueues = p->npairs;
+	for (unsigned i = 0; i < p->npairs; i++)
+		out->fd[i] = p->pair[i].ep;
+	out->hdr_len = VHU_HDR;
+	out->caps = VHU_CAPS;
+	return 0;
+}
+
+static void vhu_close(struct netbe__queue *bq)
+{
+	vhu_release(bq->priv);
+}
+
+/* Frames cross with our 12-byte header whatever the frontend uses. */
+static int vhu_set_cap(struct netbe__queue *bq, uint64_t features,
+		       unsigned fe_hdr_len)
+{
+	(void)bq, (void)features, (void)fe_hdr_len;
+	return VHU_HDR;
+}
+
+const struct netbe__ops netbe__vhost_user_ops = {
+	.name = "vhost-user",
+	.prefixes = "vhost-user",
+	.description = "vhost-user device: a VMM (QEMU, Cloud Hypervisor, "
+		       "DPDK virtio-user) shares its virtio-net rings",
+	.options = vhu_options,
+	.priv_size = sizeof(struct vhu_priv),
+	.open = vhu_open,
+	.close = vhu_close,
+	.send = vhu_send,
+	.peek_recvlen = vhu_peek_recvlen,
+	.recv = vhu_recv,
+	.send_batch = vhu_send_batch,
+	.recv_batch = vhu_recv_batch,
+	.set_cap = vhu_set_cap,
+};

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mem.c - the vhost-user memory table: guest memory a VMM shares with us.
+ *
+ * Theory of operation
+ *   SET_MEM_TABLE hands us up to 8 regions, each a file descriptor (a
+ *   memfd or hugetlbfs file the VMM backs guest RAM with) plus where the
+ *   region sits in three address spaces: guest-physical (what the guest
+ *   writes in descriptors), the VMM's virtual one (what SET_VRING_ADDR
+ *   uses for the rings) and the file (mmap_offset).  We map each file
+ *   MAP_SHARED from offset 0 to mmap_offset + size (mmap wants a page
+ *   aligned offset; mmap_offset need not be) and keep our pointer to the
+ *   region's start.
+ *
+ *   Every address the guest or the VMM gives is translated here and
+ *   nowhere else, with overflow-safe bounds checks: an address outside
+ *   every region, or a length past a region's end, gives NULL.  A region
+ *   is checked before it is mapped: non-empty, offset + size without
+ *   overflow and within the file's size (fstat: touching a MAP_SHARED
+ *   page past the end of a file raises SIGBUS), and no overlap with
+ *   another region in guest-physical or VMM-virtual space (an overlap
+ *   would make a translation ambiguous).  A VMM that shrinks the file
+ *   after we mapped it can still raise SIGBUS in us; see
+ *   docs/security.md.
+ *
+ *   Lookups scan the regions linearly: QEMU sends one to three (below
+ *   and above the 4 GiB hole), DPDK a few; a scan of <= 8 entries costs
+ *   less than the descriptor read that needs it.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "mem.h"
+
+static const struct netbe__vh_region *find_gpa(const struct netbe__vh_mem *m,
+					       uint64_t gpa)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (gpa - m->r[i].gpa < m->r[i].size && gpa >= m->r[i].gpa)
+			return &m->r[i];
+	return NULL;
+}
+
+void *netbe__vh_gpa(const struct netbe__vh_mem *m, uint64_t gpa,
+		    uint64_t len, uint64_t *avail)
+{
+	const struct netbe__vh_region *r = find_gpa(m, gpa);
+	uint64_t off, left;
+
+	if (!r)
+		return NULL;
+	off = gpa - r->gpa;
+	left = r->size - off;
+	*avail = len < left ? len : left;
+	return r->host + off;
+}
+
+void *netbe__vh_gpa_all(const struct netbe__vh_mem *m, uint64_t gpa,
+			uint64_t len)
+{
+	uint64_t avail = 0;
+	void *p = netbe__vh_gpa(m, gpa, len, &avail);
+
+	return p && avail == len ? p : NULL;
+}
+
+void *netbe__vh_uva(const struct netbe__vh_mem *m, uint64_t uva,
+		    uint64_t len)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct netbe__vh_region *r = &m->r[i];
+		uint64_t off = uva - r->uva;
+
+		if (uva >= r->uva && off < r->size && len <= r->size - off)
+			return r->host + off;
+	}
+	return NULL;
+}
+
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* Checks one region against the file behind @fd and the regions before
+ * it; @why says what is wrong. */
+static int region_check(const struct netbe__vh_region_msg *reg, unsigned i,
+			int fd, const char **why)
+{
+	const struct netbe__vh_region_msg *g = &reg[i];
+	struct stat st;
+
+	if (!g->size || g->gpa + g->size < g->gpa ||
+	    g->uva + g->size < g->uva ||
+	    g->mmap_offset + g->size < g->mmap_offset ||
+	    g->mmap_offset + g->size > (uint64_t)SIZE_MAX) {
+		*why = "region empty or its end overflows";
+		return -EINVAL;
+	}
+	for (unsigned j = 0; j < i; j++)
+		if (overlap(g->gpa, g->size, reg[j].gpa, reg[j].size) ||
+		    overlap(g->uva, g->size, reg[j].uva, reg[j].size)) {
+			*why = "regions overlap";
+			return -EINVAL;
+		}
+	if (fstat(fd, &st) < 0) {
+		*why = "region fd cannot be examined (fstat)";
+		return -errno;
+	}
+	if (S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < g->mmap_offset + g->size) {
+		*why = "region extends past the end of its file";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int region_map(struct netbe__vh_region *r,
+		      const struct netbe__vh_region_msg *g, int fd,
+		      const char **why)
+{
+	size_t len = (size_t)(g->mmap_offset + g->size);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED) {
+		*why = "mmap of a region failed";
+		return -errno;
+	}
+	r->gpa = g->gpa;
+	r->size = g->size;
+	r->uva = g->uva;
+	r->map = p;
+	r->map_len = len;
+	r->host = (uint8_t *)p + g->mmap_offset;
+	return 0;
+}
+
+int netbe__vh_mem_map(struct netbe__vh_mem *m,
+		      const struct netbe__vh_region_msg *reg, const int *fds,
+		      unsigned n, const char **why)
+{
+	int r = 0;
+
+	if (n > NETBE__VH_MEM_MAX) {
+		*why = "more than 8 regions";
+		return -E2BIG;
+	}
+	for (unsigned i = 0; i < n && r == 0; i++)
+		r = region_check(reg, i, fds[i], why);
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		r = region_map(&m->r[i], &reg[i], fds[i], why);
+		if (r == 0)
+			m->n = i + 1;
+	}
+	if (r < 0)
+		netbe__vh_mem_unmap(m);
+	return r;
+}
+
+void netbe__vh_mem_unmap(struct netbe__vh_mem *m)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->r[i].map)
+			munmap(m->r[i].map, m->r[i].map_len);
+	m->n = 0;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mem.h - the vhost-user memory table (mem.c): the guest memory regions a
+ * VMM shares with SET_MEM_TABLE, mapped into this process, and the two
+ * translations every ring access goes through.  Internal.
+ */
+#ifndef NETBE_VHOST_MEM_H
+#define NETBE_VHOST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Regions of one SET_MEM_TABLE (VHOST_MEMORY_BASELINE_NREGIONS). */
+#define NETBE__VH_MEM_MAX 8
+
+struct netbe__vh_region {
+	uint64_t gpa;	/* guest-physical start */
+	uint64_t size;	/* bytes, > 0 */
+	uint64_t uva;	/* the VMM's virtual address of gpa */
+	uint8_t *host;	/* our address of gpa */
+	void *map;	/* what we mmap()ed (NULL: not ours to unmap) */
+	size_t map_len;
+};
+
+struct netbe__vh_mem {
+	unsigned n;
+	struct netbe__vh_region r[NETBE__VH_MEM_MAX];
+};
+
+/*
+ * Guest-physical @gpa: our address of it, with *@avail set to how many of
+ * the @len bytes from there lie in the same region (at least 1), or NULL
+ * when @gpa is in no region.  A buffer may span adjacent regions: the
+ * caller translates the rest from gpa + *avail.
+ */
+void *netbe__vh_gpa(const struct netbe__vh_mem *m, uint64_t gpa,
+		    uint64_t len, uint64_t *avail);
+/* All @len bytes at guest-physical @gpa in one region, or NULL. */
+void *netbe__vh_gpa_all(const struct netbe__vh_mem *m, uint64_t gpa,
+			uint64_t len);
+/* All @len bytes at the VMM's virtual @uva in one region, or NULL. */
+void *netbe__vh_uva(const struct netbe__vh_mem *m, uint64_t uva,
+		    uint64_t len);
+
+/* One region as SET_MEM_TABLE describes it. */
+struct netbe__vh_region_msg {
+	uint64_t gpa, size, uva, mmap_offset;
+};
+
+/*
+ * Maps @n regions, region i from @fds[i], into @m (empty on entry).
+ * Every region is checked first: non-empty, no overflow, inside the file
+ * (fstat), no two overlapping in guest-physical or VMM space.  Returns 0,
+ * or -errno with @why set and nothing mapped.  The fds are not closed.
+ */
+int netbe__vh_mem_map(struct netbe__vh_mem *m,
+		      const struct netbe__vh_region_msg *reg, const int *fds,
+		      unsigned n, const char **why);
+/* Unmaps what @m mapped and empties it. */
+void netbe__vh_mem_unmap(struct netbe__vh_mem *m);
+
+#endif

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vring.h - a split virtqueue seen from the device side (vring.c): pure
+ * functions over a memory table, so the fuzzer can drive them.  Internal.
+ */
+#ifndef NETBE_VHOST_VRING_H
+#define NETBE_VHOST_VRING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "mem.h"
+
+#define NETBE__VRING_MAX 32768 /* largest split ring (virtio 1.x) */
+
+#define NETBE__VRING_DESC_F_NEXT 1
+#define NETBE__VRING_DESC_F_WRITE 2
+#define NETBE__VRING_DESC_F_INDIRECT 4
+#define NETBE__VRING_AVAIL_F_NO_INTERRUPT 1
+#define NETBE__VRING_USED_F_NO_NOTIFY 1
+
+/* Ring layout (little-endian; this code assumes a little-endian host). */
+struct netbe__vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct netbe__vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct netbe__vring {
+	/* Set by netbe__vring_setup(). */
+	const struct netbe__vh_mem *mem;
+	unsigned num;
+	struct netbe__vring_desc *desc;
+	uint16_t *avail;  /* flags, idx, ring[num], used_event */
+	uint16_t *used;   /* flags, idx, then used elements, avail_event */
+	bool event_idx;	  /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;	  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	/* Progress. */
+	uint16_t last_avail; /* next avail entry to take */
+	uint16_t used_idx;   /* our used->idx, published by flush */
+	uint16_t signalled;  /* used_idx at the last interrupt decision */
+	bool broken;	     /* stopped for good: why says why */
+	const char *why;
+};
+
+/* The ring's addresses, already in our address space (see setup). */
+struct netbe__vring_addr {
+	uint64_t desc, avail, used; /* the VMM's virtual addresses */
+};
+
+/*
+ * Points @vr at ring memory: translates the three areas through @mem (the
+ * VMM's virtual addresses) and checks their size and alignment for @num
+ * entries.  Keeps last_avail/used_idx as set by the caller.  0, or
+ * -EINVAL with @vr->why set.
+ */
+int netbe__vring_setup(struct netbe__vring *vr,
+		       const struct netbe__vh_mem *mem, unsigned num,
+		       const struct netbe__vring_addr *a);
+
+/* One descriptor chain taken from the avail ring. */
+struct netbe__vring_chain {
+	uint16_t head;	/* id to return in the used ring */
+	int niov;	/* pieces in iov */
+	size_t len;	/* bytes in all pieces */
+	bool too_long;	/* more pieces than the caller's iov: iov holds the
+			   first ones, len counts all */
+};
+
+/*
+ * Walks the next available chain into @iov (@max entries) without taking
+ * it.  @write: the chain must be device-writable (an rx ring), else
+ * device-readable.  Returns 1 with @c filled, 0 when the ring is empty,
+ * -EIO when the ring is broken (now or before; vr->why says why: an index
+ * jump, a loop, an out-of-range index or address, a bad indirect table).
+ */
+int netbe__vring_peek(struct netbe__vring *vr, bool write, struct iovec *iov,
+		      int max, struct netbe__vring_chain *c);
+/* Takes the chain peek returned (last_avail++). */
+void netbe__vring_take(struct netbe__vring *vr);
+/* Chains the driver made available that we have not taken, 0 when
+ * broken. */
+unsigned netbe__vring_pending(struct netbe__vring *vr);
+
+/* Puts (@head, @len) in the used ring; visible to the driver at flush. */
+void netbe__vring_push(struct netbe__vring *vr, uint16_t head, uint32_t len);
+/* Publishes the pushed entries; true when the driver wants an interrupt
+ * for them. */
+bool netbe__vring_flush(struct netbe__vring *vr);
+
+/*
+ * Notifications from the driver: off while we are busy taking chains,
+ * on when the ring ran dry.  notify_on returns true when chains arrived
+ * meanwhile (look again; notifications are off again then).
+ */
+void netbe__vring_notify_off(struct netbe__vring *vr);
+bool netbe__vring_notify_on(struct netbe__vring *vr);
+
+/* Stops the ring with reason @why (a string literal). */
+void netbe__vring_break(struct netbe__vring *vr, const char *why);
+
+#endif

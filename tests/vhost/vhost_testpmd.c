@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vhost_testpmd - DPDK's virtio-user PMD (a virtio-net driver nobody here
+ * wrote) as the guest side of netbe's vhost-user backend:
+ *
+ *   vhost_testpmd [N [RESTARTS]]
+ *
+ * opens "vhost-user,path=S" on a loop thread, starts dpdk-testpmd with
+ * --vdev=net_virtio_user0,path=S in macswap mode, sends N distinct frames
+ * (60 to 1514 bytes, a sequence number and a pattern) into the guest's
+ * receive ring, and checks every frame testpmd sends back: MACs swapped,
+ * the rest byte for byte as sent, in order, none missing, none extra, and
+ * the backend's counters agreeing.  With RESTARTS > 0, testpmd is then
+ * killed (SIGKILL, mid-traffic) and started again on the same socket
+ * that many times, and each new one must carry N frames again: netbe
+ * survives a VMM that vanishes and serves the next.
+ *
+ * "vhost_testpmd N R client" turns it round: testpmd listens (virtio-user
+ * server=1) and netbe connects (server=off), reconnecting to each new
+ * testpmd by itself.
+ *
+ * Exits 0 on success, 1 on a failure (printed), 77 when dpdk-testpmd is
+ * not installed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netbe.h"
+
+#define WINDOW 64
+#define MAX_LEN 1514
+#define TIMEOUT_S 30
+
+static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static char dir[64], sock[128];
+static unsigned gen_now; /* testpmd's log is testpmd.GEN.log */
+static bool vmm_listens;  /* "client": testpmd listens, netbe connects */
+static int log_warns;
+
+static void log_fn(enum netbe_log_level lvl, const char *msg, void *opaque)
+{
+	(void)opaque;
+	if (lvl <= NETBE_LOG_WARN)
+		__atomic_fetch_add(&log_warns, 1, __ATOMIC_RELAXED);
+	if (lvl <= NETBE_LOG_INFO || getenv("VHT_DEBUG"))
+		fprintf(stderr, "netbe: %s\n", msg);
+}
+
+static void nop_cb(int fd, int events, void *param)
+{
+	(void)fd, (void)events, (void)param;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static size_t frame_len(unsigned seq)
+{
+	return 60 + (seq * 37u) % (MAX_LEN - 60 + 1);
+}
+
+static void frame_make(uint8_t *f, unsigned seq, unsigned gen)
+{
+	size_t len = frame_len(seq);
+
+	memcpy(f, mac_b, 6);
+	memcpy(f + 6, mac_a, 6);
+	f[12] = 0x88, f[13] = 0xb5; /* local experimental ethertype */
+	memcpy(f + 14, &seq, 4);
+	memcpy(f + 18, &gen, 4);
+	for (size_t i = 22; i < len; i++)
+		f[i] = (uint8_t)(seq * 7 + i + gen);
+}
+
+static pid_t testpmd_start(int *in)
+{
+	char vdev[192], prefix[64], logf[160];
+	int pfd[2];
+	pid_t pid;
+
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1%s",
+		 sock, vmm_listens ? ",server=1" : "");
+	snprintf(prefix, sizeof(prefix), "--file-prefix=nbvh%d", (int)getpid());
+	snprintf(logf, sizeof(logf), "%s/testpmd.%u.log", dir, gen_now);
+	if (vmm_listens)
+		unlink(sock); /* a killed testpmd leaves its socket file */
+	if (pipe(pfd) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int lf = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		/* Never outlive the test (a timeout kills it). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+		dup2(pfd[0], 0);
+		if (lf >= 0)
+			dup2(lf, 1), dup2(lf, 2);
+		/* Line-buffered, so the log shows when it forwards. */
+		execlp("stdbuf", "stdbuf", "-oL", "dpdk-testpmd", "--no-pci", "--no-huge",
+		       "-m", "128", "-l", "0,1", prefix, "--vdev", vdev,
+		       "--log-level=7", "--", "--total-num-mbufs=8192",
+		       "--forward-mode=macswap", "--auto-start", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[0]);
+	*in = pfd[1];
+	return pid;
+}
+
+/* Waits until testpmd forwards: frames put in its receive ring before
+ * its port started are flushed by DPDK (virtqueue_rxvq_flush). */
+static bool testpmd_wait(double end)
+{
+	char logf[160], line[512];
+
+	snprintf(logf, sizeof(logf), "%s/testpmd.%u.log", dir, gen_now);
+	while (now() < end) {
+		FILE *f = fopen(logf, "r");
+		bool up = false;
+
+		while (f && !up && fgets(line, sizeof(line), f))
+			up = strstr(line, "Press enter to exit") != NULL;
+		if (f)
+			fclose(f);
+		if (up)
+			return true;
+		usleep(20000);
+	}
+	printf("FAIL: testpmd did not start forwarding\n");
+	return false;
+}
+
+static void testpmd_stop(pid_t pid, int in, int sig)
+{
+	int st;
+
+	kill(pid, sig);
+	close(in);
+	waitpid(pid, &st, 0);
+}
+
+/* Sends frame @seq until the backend takes it or time runs out. */
+static bool send_one(netbe_t *be, unsigned seq, unsigned gen, double end)
+{
+	uint8_t f[MAX_LEN];
+	struct iovec v = { f, frame_len(seq) };
+
+	frame_make(f, seq, gen);
+	while (now() < end) {
+		ssize_t r = netbe_send(be, &v, 1);
+
+		if (r == (ssize_t)v.iov_len)
+			return true;
+		if (r != -EAGAIN && r != -ENOTCONN) {
+			printf("FAIL: send %u: %zd\n", seq, r);
+			return false;
+		}
+		usleep(r == -ENOTCONN ? 10000 : 50);
+	}
+	printf("FAIL: send %u: timed out\n", seq);
+	return false;
+}
+
+/* Checks a frame back from testpmd: MACs swapped, payload as sent. */
+static bool check(const uint8_t *got, ssize_t len, unsigned want,
+		  unsigned gen)
+{
+	uint8_t f[MAX_LEN];
+
+	frame_make(f, want, gen);
+	memcpy(f, mac_a, 6);
+	memcpy(f + 6, mac_b, 6);
+	if (len == (ssize_t)frame_len(want) && !memcmp(f, got, (size_t)len))
+		return true;
+	printf("FAIL: frame %u of generation %u: got %zd bytes (seq %u), "
+	       "want %zu\n", want, gen, len,
+	       len >= 18 ? *(const uint32_t *)(const void *)(got + 14) : 0,
+	       frame_len(want));
+	return false;
+}
+
+static int ping_pong(netbe_t *be, unsigned n, unsigned gen)
+{
+	double end = now() + TIMEOUT_S;
+	unsigned sent = 0, got = 0;
+	uint8_t buf[2048];
+
+	while (got < n && now() < end) {
+		struct iovec v = { buf, sizeof(buf) };
+		ssize_t r;
+
+		if (sent < n && sent - got < WINDOW) {
+			if (!send_one(be, sent, gen, end))
+				return 1;
+			sent++;
+			continue;
+		}
+		r = netbe_recv(be, &v, 1);
+		if (r < 0) {
+			printf("FAIL: recv: %zd\n", r);
+			return 1;
+		}
+		if (r == 0) {
+			usleep(20);
+			continue;
+		}
+		if (!check(buf, r, got, gen))
+			return 1;
+		got++;
+	}
+	if (got != n) {
+		printf("FAIL: %u of %u frames came back in %d s\n", got, n,
+		       TIMEOUT_S);
+		return 1;
+	}
+	return 0;
+}
+
+static void *loop_main(void *arg)
+{
+	netbe_loop_run(arg);
+	return NULL;
+}
+
+static int run(netbe_t *be, unsigned n, unsigned restarts)
+{
+	struct netbe_stats st0, st;
+	unsigned sent_total = 0;
+	int in, r = 0;
+
+	for (unsigned g = 0; g <= restarts && r == 0; g++) {
+		pid_t pid;
+
+		gen_now = g;
+		pid = testpmd_start(&in);
+
+		if (pid < 0)
+			return 1;
+		netbe_get_stats(be, &st0);
+		r = testpmd_wait(now() + TIMEOUT_S) ? ping_pong(be, n, g) : 1;
+		netbe_get_stats(be, &st);
+		if (r == 0 && st.rx_frames - st0.rx_frames != n) {
+			printf("FAIL: rx_frames moved by %llu, want %u\n",
+			       (unsigned long long)(st.rx_frames -
+						    st0.rx_frames), n);
+			r = 1;
+		}
+		sent_total += n;
+		printf("generation %u: %u frames there and back%s\n", g, n,
+		       r ? " FAILED" : "");
+		/* The last one leaves politely; the others are killed with
+		 * frames in flight. */
+		if (g < restarts)
+			for (unsigned i = 0; i < WINDOW; i++) {
+				uint8_t f[64] = { 0 };
+				struct iovec v = { f, sizeof(f) };
+
+				netbe_send(be, &v, 1);
+			}
+		testpmd_stop(pid, in, g < restarts ? SIGKILL : SIGINT);
+	}
+	(void)sent_total;
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 2000;
+	unsigned restarts = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
+	netbe_loop_t *loop;
+	pthread_t th;
+	netbe_t *be;
+	char spec[200];
+	int r;
+
+	if (system("command -v dpdk-testpmd >/dev/null 2>&1") != 0) {
+		printf("SKIP: dpdk-testpmd not installed (package dpdk-dev)\n");
+		return 77;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/nbvh.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(sock, sizeof(sock), "%s/vhost.sock", dir);
+	netbe_set_log_fn(log_fn, getenv("VHT_DEBUG") ? NETBE_LOG_DEBUG : NETBE_LOG_INFO, NULL);
+	if (netbe_loop_new(&loop) < 0)
+		return 1;
+	vmm_listens = argc > 3 && !strcmp(argv[3], "client");
+	snprintf(spec, sizeof(spec), "vhost-user,path=%s%s", sock,
+		 vmm_listens ? ",server=off,reconnect=100" : "");
+	r = netbe_open(&be, spec, loop, nop_cb, NULL);
+	if (r < 0) {
+		printf("FAIL: open %s: %s\n", spec, netbe_last_error());
+		return 1;
+	}
+	netbe_set_cap(be, 0, 0);
+	pthread_create(&th, NULL, loop_main, loop);
+	r = run(be, n, restarts);
+	netbe_loop_stop(loop);
+	pthread_join(th, NULL);
+	netbe_cleanup(be);
+	netbe_loop_free(loop);
+	if (r) {
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "tail -n 30 %s/testpmd.%u.log", dir,
+			 gen_now);
+		if (system(cmd) != 0)
+			(void)0;
+	}
+	{
+		char cmd[120];
+
+		snprintf(cmd, sizeof(cmd), "%s %s", getenv("VHT_KEEP") ? "echo kept" : "rm -rf", dir);
+		if (system(cmd) != 0)
+			(void)0;
+	}
+	printf("%s\n", r ? "FAIL" : "PASS");
+	return r;
+}
