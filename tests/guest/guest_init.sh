@@ -21,7 +21,7 @@
 # Verdict: "GUEST-RESULT: ok" or "GUEST-RESULT: fail REASON"; progress
 # lines start with "GUEST-STEP:".
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/bin:/usr/bin
 
 mount -t proc proc /proc
 mount -t sysfs sys /sys
