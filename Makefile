@@ -20,7 +20,8 @@ $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
 
 # A switch for VMs, no root: a NAT uplink (ssh -p 2222 localhost reaches
-# the guest's port 22) and a socket for QEMU; prints QEMU's options.
+# the guest's port 22) and two sockets for QEMU (stream, vhost-user);
+# prints QEMU's options.
 run: all
 	$(BUILD)/netbe switch --default
 

@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# switch_default_guest.sh NETBE CACHE_DIR - what `make run` promises, with
+# switch_default_guest.sh NETBE CACHE_DIR [stream|vhost] - what `make run`
+# promises, with
 # a real guest: "netbe switch --default" prints QEMU's options; a guest
 # booted with exactly those gets 10.0.2.15 by DHCP from the NAT uplink,
 # pings the gateway 10.0.2.2 and serves a page on its port 22, which the
 # host reaches at 127.0.0.1:2222 (where "ssh -p 2222 localhost" goes).
-# Then "netbe fdb netbe0" shows the guest's MAC on port vm, and SIGINT
-# stops the switch with status 0.
+# Then "netbe fdb netbe0" shows the guest's MAC on the guest's port (vm,
+# or vhost for the vhost-user lines, booted with the printed memory
+# backend at the guest's -m and vectors=0 as printed for QEMU without
+# KVM), and SIGINT stops the switch with status 0.
 #
 # Runs in a network namespace of ours (so port 2222 is private), with the
 # switch's sockets in a directory of ours.  Uses the guest of
@@ -17,6 +20,7 @@ set -u
 
 bin=${1:-}
 cache=${2:-}
+mode=${3:-stream}
 . "$(dirname "$0")/../guest/guest_lib.sh"
 GUEST_SRC=$(cd "$(dirname "$0")/../guest" && pwd) # guest_init.sh's home
 
@@ -57,12 +61,26 @@ until [ -S "$tmp/netbe/netbe0.ctl" ]; do
 done
 
 # The options as printed, less the id (guest_boot adds its own).
-qemu=$(grep -E '^ +-netdev ' "$tmp/netbe.log")
-netdev=$(echo "$qemu" | sed -n 's/^ *-netdev \([^ ]*\) -device virtio-net-pci,netdev=n0$/\1/p')
-[ -n "$netdev" ] || fail "no QEMU options printed"
 grep -q "^  ssh -p 2222 localhost$" "$tmp/netbe.log" || fail "no ssh line"
+case $mode in
+stream)
+	port=vm
+	qemu=$(grep -E '^ +-netdev ' "$tmp/netbe.log")
+	netdev=$(echo "$qemu" | sed -n 's/^ *-netdev \([^ ]*\) -device virtio-net-pci,netdev=n0$/\1/p')
+	[ -n "$netdev" ] || fail "no QEMU options printed"
+	netdev=$(echo "$netdev" | sed 's/id=n0,//') ;;
+vhost)
+	port=vhost
+	mem=$(grep -E '^ +-object memory-backend-memfd' "$tmp/netbe.log")
+	chr=$(grep -E '^ +-chardev socket,id=c0,path=.* -netdev vhost-user,id=n0,chardev=c0$' "$tmp/netbe.log")
+	[ -n "$mem" ] && [ -n "$chr" ] || fail "no vhost-user options printed"
+	qemu="$mem $chr"
+	GUEST_QEMU="$(echo "$mem" | sed 's/size=1G/size=256M/') ${chr%% -netdev *}"
+	GUEST_NIC=",vectors=0"
+	netdev=vhost-user,chardev=c0 ;;
+*) guest_skip "unknown mode '$mode'" ;;
+esac
 echo "  printed:$qemu"
-netdev=$(echo "$netdev" | sed 's/id=n0,//')
 
 guest_boot "$tmp/guest.log" "$netdev" "netbe.test=net netbe.ip=dhcp \
 netbe.want_ip=10.0.2.15 netbe.peer=10.0.2.2 netbe.expect=$token \
@@ -77,8 +95,8 @@ echo "  host: fetched the guest's page at 127.0.0.1:2222 (token ok)"
 
 XDG_RUNTIME_DIR=$tmp "$bin" fdb netbe0 >"$tmp/fdb" || fail "netbe fdb"
 sed 's/^/  fdb: /' "$tmp/fdb"
-grep -q "^1 $GUEST_MAC vm [0-9]*$" "$tmp/fdb" ||
-	fail "the guest's MAC is not learnt on port vm"
+grep -q "^1 $GUEST_MAC $port [0-9]*$" "$tmp/fdb" ||
+	fail "the guest's MAC is not learnt on port $port"
 XDG_RUNTIME_DIR=$tmp "$bin" stats netbe0 | sed 's/^/  stats: /'
 
 ip netns exec $ns timeout 10 busybox wget -q -O /dev/null \
@@ -91,6 +109,6 @@ rc=$?
 npid=
 sed 's/^/  netbe: /' "$tmp/netbe.log"
 [ $rc = 0 ] || fail "netbe exit status $rc after SIGINT"
-grep -q '^vm (stream,listen=unix:.*) rx: frames [1-9]' "$tmp/netbe.log" ||
-	fail "no counters for port vm"
+grep -q "^$port (.*) rx: frames [1-9]" "$tmp/netbe.log" ||
+	fail "no counters for port $port"
 echo PASS

@@ -8,8 +8,8 @@
  * per interval with --stats-json, and with --name a control socket
  * (swctl.c) through which "netbe port/stats/fdb NAME" add and remove
  * ports and read the counters and the MAC table.  --default is what
- * `make run` starts: a user-mode NAT uplink and a socket for a QEMU
- * guest, no root needed.  --user NAME [--group NAME] opens every port
+ * `make run` starts: a user-mode NAT uplink and two sockets for QEMU
+ * guests (stream framing and vhost-user), no root needed.  --user NAME [--group NAME] opens every port
  * as root, then drops to that user with no capability left (privs.h)
  * before the loop runs; with --name the switch then claims the name as
  * that user, in that user's directory, so that user can control it.
@@ -65,7 +65,8 @@ struct switch_ctx {
 	int live;   /* draw the table on the terminal */
 	int failed; /* an output failed: exit 1 */
 	char vm_sock[192];
-	char banner[1024];
+	char vhost_sock[192];
+	char banner[2048];
 };
 
 static void switch_usage(FILE *f)
@@ -107,12 +108,13 @@ static void switch_usage(FILE *f)
 		"spinning meanwhile\n"
 		"  -q, --quiet            no live table, and nothing on stderr "
 		"but errors\n"
-		"  -d, --default          name " DEFAULT_NAME " and two ports: a "
-		"user-mode NAT uplink\n"
-		"                         (ssh -p 2222 localhost reaches the "
-		"guest's port 22) and\n"
-		"                         a QEMU stream socket; prints the QEMU "
-		"options\n"
+		"  -d, --default          name " DEFAULT_NAME " and three ports: "
+		"a user-mode NAT\n"
+		"                         uplink (ssh -p 2222 localhost reaches "
+		"the guest's port\n"
+		"                         22), a QEMU stream socket and a "
+		"vhost-user socket;\n"
+		"                         prints the QEMU options\n"
 		"  -u, --user NAME        open the ports as root, then run as "
 		"user NAME (or uid)\n"
 		"                         with no capability left (and "
@@ -289,32 +291,58 @@ static int add_port(struct switch_ctx *c, const char *spec)
 	return 0;
 }
 
-/* --default: the NAT uplink and the guest's socket next to the control
- * socket, and the lines that tell the user how to use them. */
-static int add_default_ports(struct switch_ctx *c)
+/* --default: the path of socket "NAME-@what.sock" next to the control
+ * socket, in @out. */
+static int default_sock(struct switch_ctx *c, const char *what, char *out,
+			size_t len)
 {
-	char dir[128], spec[256];
+	char dir[128];
 	uid_t uid = c->privs.set ? c->privs.uid : geteuid();
 
 	if (ctl_dir_for(uid, dir, sizeof(dir)) < 0 ||
-	    (size_t)snprintf(c->vm_sock, sizeof(c->vm_sock), "%s/%s-vm.sock",
-			     dir, c->o->name) >= sizeof(c->vm_sock)) {
+	    (size_t)snprintf(out, len, "%s/%s-%s.sock", dir, c->o->name,
+			     what) >= len) {
 		cli_err("the guest socket's path is too long");
 		return -1;
 	}
+	return 0;
+}
+
+/* --default: the NAT uplink and two guest sockets (QEMU's stream framing
+ * and vhost-user) next to the control socket, and the lines that tell
+ * the user how to use them. */
+static int add_default_ports(struct switch_ctx *c)
+{
+	char spec[256], vspec[256];
+
+	if (default_sock(c, "vm", c->vm_sock, sizeof(c->vm_sock)) < 0 ||
+	    default_sock(c, "vhost", c->vhost_sock, sizeof(c->vhost_sock)) < 0)
+		return -1;
 	snprintf(spec, sizeof(spec), "stream,listen=unix:%s,id=vm",
 		 c->vm_sock);
+	snprintf(vspec, sizeof(vspec), "vhost-user,path=%s,id=vhost",
+		 c->vhost_sock);
 	if (add_port(c, DEFAULT_UPLINK) < 0 || add_port(c, spec) < 0 ||
-	    cli_privs_chown(&c->privs, c->vm_sock) < 0)
+	    add_port(c, vspec) < 0 ||
+	    cli_privs_chown(&c->privs, c->vm_sock) < 0 ||
+	    cli_privs_chown(&c->privs, c->vhost_sock) < 0)
 		return -1;
 	snprintf(c->banner, sizeof(c->banner),
 		 "Put a QEMU guest on switch %s (it gets 10.0.2.15 by DHCP "
 		 "from the NAT uplink):\n"
 		 "  -netdev stream,id=n0,server=off,addr.type=unix,"
 		 "addr.path=%s -device virtio-net-pci,netdev=n0\n"
+		 "or, faster (shared rings and offloads; size= is the guest's "
+		 "-m; without KVM add\n"
+		 ",vectors=0 to -device):\n"
+		 "  -object memory-backend-memfd,id=mem,share=on,size=1G "
+		 "-numa node,memdev=mem\n"
+		 "  -chardev socket,id=c0,path=%s -netdev vhost-user,id=n0,"
+		 "chardev=c0\n"
+		 "  -device virtio-net-pci,netdev=n0\n"
 		 "Its port 22 from this host:\n"
 		 "  " DEFAULT_SSH "\n",
-		 c->o->name, c->vm_sock);
+		 c->o->name, c->vm_sock, c->vhost_sock);
 	return 0;
 }
 
