@@ -5,8 +5,11 @@
 # virtio-user PMD as the guest: dpdk-testpmd in icmpecho mode answers ARP
 # and ICMP echo requests, so the kernel in a namespace of ours pings it
 # through the tap, netbe and the vhost-user rings, with small and
-# 1400-byte pings.  Then testpmd is killed and started again on the same
-# socket, and the pings must work again (netbe serves the next VMM).
+# 1400-byte pings.  Then testpmd is killed (SIGKILL, mid-traffic): netbe
+# logs it under the port's name, counts what the namespace keeps sending
+# as dropped, and does not spin (its CPU over 2 s of pings to nobody,
+# from /proc, under 10 % of a core); testpmd is started again on the same
+# socket and the pings must work again (netbe serves the next VMM).
 #
 #   usage: vhost_tap.sh PATH/TO/netbe
 #
@@ -14,6 +17,7 @@
 set -u
 
 bin=${1:-}
+. "$(dirname "$0")/../cli/cli_lib.sh" # cli_cpu_pct
 skip() { echo "SKIP: $*"; exit 77; }
 fail() {
 	echo "FAIL: $*"
@@ -88,6 +92,14 @@ wait $tpid 2>/dev/null
 tpid=''
 sleep 0.5
 kill -0 $npid 2>/dev/null || fail "netbe exited when the VMM was killed"
+ip netns exec $ns1 ping -c 40 -i 0.05 -W 1 192.0.2.2 >/dev/null 2>&1 &
+ppid=$!
+cpu=$(cli_cpu_pct $npid 2) || fail "no CPU figure for netbe"
+wait $ppid
+echo "ok: netbe used $cpu % of a core while no VMM was there"
+[ "$cpu" -lt 10 ] || fail "netbe spins without a VMM: $cpu %"
+grep -q "vhost-user,path=$sock.*VMM disconnected" "$tmp/netbe.log" ||
+	fail "the VMM leaving is not logged under the port's name"
 testpmd 1
 pings "after a restart"
 kill -0 $npid 2>/dev/null || fail "netbe exited"
