@@ -42,6 +42,9 @@
  *   leaves it; a timer sends the rest when they are back); the queue is
  *   bounded as above, and what does not fit is a "rate-limit" drop - in
  *   lossless mode the ingress stops reading first, so nothing is.
+ *   A port whose peer takes nothing while frames wait for it is logged
+ *   once it has stalled for SW_STALL_S seconds (checked on the switch's
+ *   one-second tick), and again when it takes frames once more.
  *   Every frame a port delivered to the switch ends forwarded or counted
  *   with a reason; every frame meant for a port ends delivered, queued,
  *   or counted (struct netbe_switch_port_stats says how they balance).
@@ -592,6 +595,33 @@ static void tx_progress(struct sw_port *p)
 	arm(p);
 	if (!p->qlen)
 		netbe__sw_resume(p);
+}
+
+/* ---- a stalled peer --------------------------------------------------------- */
+
+#define SW_STALL_S 2
+
+/* Once a second: has @p's peer taken nothing while frames waited? */
+void netbe__sw_stall_check(struct sw_port *p)
+{
+	bool moved = p->st.tx_frames != p->last_tx;
+
+	p->last_tx = p->st.tx_frames;
+	if (p->qlen && !moved && !p->tx_timer) {
+		if (++p->stalled == SW_STALL_S)
+			netbe__log(NETBE_LOG_WARN, "switch: port %s: its peer "
+				   "has taken no frame for %u s (%u waiting, "
+				   "%llu dropped as egress-full so far)",
+				   p->name, SW_STALL_S, p->qlen,
+				   (unsigned long long)
+				   p->st.tx_drop[NETBE_DROP_EGRESS_FULL]);
+		return;
+	}
+	if (p->stalled >= SW_STALL_S)
+		netbe__log(NETBE_LOG_INFO, "switch: port %s: its peer takes "
+			   "frames again after about %u s", p->name,
+			   p->stalled);
+	p->stalled = 0;
 }
 
 /* ---- rx rate limit: stop reading until tokens are back -------------------------- */

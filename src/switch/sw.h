@@ -77,6 +77,8 @@ struct sw_port {
 	struct sw_item **q;
 	unsigned qhead, qlen;
 	bool waiting;	  /* netbe_tx_wait armed */
+	unsigned stalled; /* seconds its queue waited with no frame taken */
+	uint64_t last_tx; /* tx_frames at the last stall check */
 	uint64_t blocked[SW_MAX_PORTS / 64]; /* ingress ports paused for us */
 	/* scratch for one egress batch */
 	struct netbe_msg msgs[SW_BATCH];
@@ -110,6 +112,7 @@ void netbe__sw_queue_free(struct sw_port *p);
 bool netbe__sw_lossless(const struct netbe_switch *sw);
 uint64_t netbe__sw_now_ns(void);
 void netbe__sw_resume(struct sw_port *p);
+void netbe__sw_stall_check(struct sw_port *p);
 
 /* publish.c: forgets the switch's name, closes what publishing opened. */
 void netbe__sw_unpublish(struct netbe_switch *sw);

@@ -406,9 +406,12 @@ static void age_tick(int fd, int events, void *arg)
 	(void)fd;
 	(void)events;
 	netbe__fdb_age(sw->fdb, netbe__sw_now_ns() / 1000000);
-	for (unsigned i = 0; i < sw->nslots; i++)
-		if (sw->ports[i])
-			netbe__capture_flush(sw->ports[i]->cap);
+	for (unsigned i = 0; i < sw->nslots; i++) {
+		if (!sw->ports[i])
+			continue;
+		netbe__capture_flush(sw->ports[i]->cap);
+		netbe__sw_stall_check(sw->ports[i]);
+	}
 }
 
 static int sw_options(netbe_config_t *c, const char *opts, unsigned long *macs,

@@ -370,6 +370,20 @@ static void lossless_two_ports(void **state)
 }
 
 /* Three ports: a peer that stops reading stalls nobody else. */
+static char logged[4096];
+
+static void log_cb(enum netbe_log_level level, const char *msg, void *opaque)
+{
+	size_t n = strlen(logged);
+
+	(void)level;
+	(void)opaque;
+	snprintf(logged + n, sizeof(logged) - n, "%s\n", msg);
+}
+
+/* A port whose peer never reads: the others keep full speed, its queue
+ * stays bounded (the rest counted), and after two seconds the stall is
+ * logged under the port's name; once its peer reads, that is logged. */
 static void stuck_port_stalls_nobody(void **state)
 {
 	struct t *t = t_new("queue=64");
@@ -389,6 +403,19 @@ static void stuck_port_stalls_nobody(void **state)
 	st = t_stats(t, 2);
 	assert_true(st.tx_drop[NETBE_DROP_EGRESS_FULL] > 0);
 	assert_int_equal(st.queued, 64);
+	logged[0] = '\0';
+	netbe_set_log_fn(log_cb, NETBE_LOG_INFO, NULL);
+	for (int i = 0; i < 35 && !strstr(logged, "p2: its peer has taken"); i++)
+		netbe_loop_run_once(t->loop, 100);
+	print_message("%s", logged);
+	assert_non_null(strstr(logged, "port p2: its peer has taken no frame"));
+	t_recv_all(t, 2, NULL);
+	for (int i = 0; i < 25 && !strstr(logged, "takes frames again"); i++) {
+		netbe_loop_run_once(t->loop, 100);
+		t_recv_all(t, 2, NULL);
+	}
+	netbe_set_log_fn(NULL, NETBE_LOG_INFO, NULL);
+	assert_non_null(strstr(logged, "port p2: its peer takes frames again"));
 	t_free(t);
 }
 
