@@ -319,24 +319,38 @@ static int vhu_rx_one(struct vhu_priv *p, struct netbe__queue *bq,
 	return -1;
 }
 
+/*
+ * Reads up to @n chains.  A batch turns the guest's kicks off while it
+ * reads (one kick is enough for all of it); a single recv leaves them as
+ * they are, so the kick that announced what is left still stands.  When
+ * the limit stops us: chains left and no kick standing, we poke our own
+ * kick so the core comes back; none left, the kicks go back on and we
+ * look once more.  Without that last step a batch that took the last
+ * chain left the kicks off and the guest's next frame waited forever
+ * (seen with a QEMU guest: iperf3's last message stuck).
+ */
 static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
 			struct netbe__vh_vq *q, struct netbe_msg *msgs, int n,
 			struct vhu_rx *st, bool report)
 {
-	netbe__vring_notify_off(&q->vr);
+	bool standing = !report; /* a kick covers what is left */
+
+	if (report)
+		netbe__vring_notify_off(&q->vr);
 	while (st->got < n) {
 		int r = vhu_rx_one(p, bq, q, &msgs[st->got], st, report);
 
-		if (r > 0)
+		if (r > 0) {
 			st->got++;
-		else if (r == 0 && (q->vr.broken || !vhu_more(q)))
-			return;
-		else if (r < 0 && !report && st->noroom)
+		} else if (r == 0) {
+			if (q->vr.broken || !vhu_more(q))
+				return;
+			standing = false; /* drained, kicks off again */
+		} else if (!report && st->noroom) {
 			return; /* single recv: -ENOSPC is its answer */
+		}
 	}
-	/* A batch that stopped with chains left: come back for the rest.
-	 * (A single recv's caller calls until 0 anyway: no syscall.) */
-	if (report && netbe__vring_pending(&q->vr))
+	if (netbe__vring_pending(&q->vr) ? !standing : vhu_more(q))
 		vhu_poke(q->kick);
 }
 
