@@ -40,6 +40,14 @@
  *   is the underlay's - dev='s, else the route's to the first remote or
  *   the group - less 50 bytes (IPv4) or 70 (IPv6): outer IP 20/40, UDP 8,
  *   header 8, inner Ethernet 14.  mtu= may lower it, not raise it.
+ *   The MTU is taken at open: an underlay MTU lowered later makes the
+ *   kernel refuse the longer datagrams (EMSGSIZE, with DF), each counted
+ *   "oversize".  An underlay that cannot send at all (no route: its link
+ *   down or gone) is logged once under the port's label and once when a
+ *   datagram goes again - never per frame - and each frame meanwhile is
+ *   counted "link-down" (tests/faults/fault_vxlan.sh).  A remote that
+ *   goes away is not seen: UDP has no peer, and ICMP errors do not reach
+ *   an unconnected socket; frames leave as before.
  *
  *   Source ports.  A UDP socket has one source port, so ECMP/RSS entropy
  *   (a hash of the inner flow, as Linux's udp_flow_src_port) needs one
@@ -135,6 +143,7 @@ struct vx_priv {
 	bool has_local, mcast, learning;
 	bool gro4, gro6;		/* merge TCP (set_cap; atomic) */
 	bool gso;			/* UDP checksums on: UDP_SEGMENT */
+	bool tx_down;			/* sends fail: logged, not again */
 	union netbe__tun_addr local, group;
 	union netbe__tun_addr remote[VX_MAX_REMOTES];
 	unsigned nremote;
@@ -566,12 +575,39 @@ static int vx_tx_check(const struct vx_priv *p, const struct iovec *iov,
 	return 0;
 }
 
+/* The underlay cannot send (no route: its link is down or gone; not an
+ * oversize datagram): logged once under the port's label, and once when
+ * a datagram goes again, never per frame.  Its frames count link-down. */
+static int vx_tx_unreachable(struct vx_priv *p, int err)
+{
+	if (err != -ENETUNREACH && err != -EHOSTUNREACH && err != -ENETDOWN &&
+	    err != -EADDRNOTAVAIL)
+		return err;
+	if (!p->tx_down)
+		netbe__q_log(p->bq, NETBE_LOG_WARN, "%s: cannot send on the "
+			     "underlay (%s): frames are dropped (link-down) "
+			     "until it can", p->name, strerror(-err));
+	p->tx_down = true;
+	return -ENETDOWN;
+}
+
+static void vx_tx_sent(struct vx_priv *p)
+{
+	if (!p->tx_down)
+		return;
+	p->tx_down = false;
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "%s: sending on the underlay "
+		     "again", p->name);
+}
+
 /* Frame @m could not go (@err): counted here in a batch, returned by a
  * single send (whose caller counts it). */
 static void vx_tx_lost(struct vx_priv *p, struct netbe_msg *m, int err)
 {
-	int why = netbe__drop_reason(err);
+	int why;
 
+	err = vx_tx_unreachable(p, err);
+	why = netbe__drop_reason(err);
 	m->len = 0;
 	if (p->tx.single) {
 		p->tx.err = err;
@@ -677,6 +713,7 @@ static int vx_flush(struct vx_priv *p, struct netbe_msg *msgs, int *stop)
 		int r = vx_send_some(p, i);
 
 		if (r > 0) {
+			vx_tx_sent(p);
 			i += r;
 			continue;
 		}
