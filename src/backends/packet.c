@@ -155,6 +155,7 @@ struct pk_queue {
 	uint64_t drops;		 /* our own drops, for the log back-off */
 	unsigned run;		 /* slots drained since the ring was empty */
 	uint64_t full;		 /* times the kernel dropped, for the log */
+	uint64_t nobufs;	 /* sends refused with ENOBUFS, for the log */
 	bool losing;		 /* the kernel marked a slot TP_STATUS_LOSING */
 	struct mmsghdr *mm;		 /* PK_TX_BATCH of each, for */
 	struct iovec *tiov;		 /* translated send batches */
@@ -1141,6 +1142,26 @@ static int pk_tx_bounce(struct netbe__queue *bq, const struct iovec *iov, int io
 	return 0;
 }
 
+/* A send the kernel refused: -@err.  ENOBUFS comes in storms (with
+ * QDISC_BYPASS the driver's refusal reaches us: a veth whose peer is
+ * down, a full device queue), so it is logged under the port's label the
+ * 1st, 2nd, 4th ... time; the core counts each frame ("full"). */
+static int pk_tx_failed(struct netbe__queue *bq, int err)
+{
+	struct pk_queue *q = pk_q(bq);
+
+	if (err != ENOBUFS)
+		return -err;
+	q->nobufs++;
+	if ((q->nobufs & (q->nobufs - 1)) == 0)
+		netbe__q_log(bq, NETBE_LOG_WARN, "%s: the interface refuses "
+			     "frames (%s): its queue is full or its peer is "
+			     "down; they are dropped (%llu times so far)",
+			     pk_priv(bq)->ifname, strerror(err),
+			     (unsigned long long)q->nobufs);
+	return -err;
+}
+
 static ssize_t pk_send(struct netbe__queue *bq, const struct iovec *iov, int iovcnt)
 {
 	struct iovec v[PK_TX_IOV];
@@ -1153,7 +1174,7 @@ static ssize_t pk_send(struct netbe__queue *bq, const struct iovec *iov, int iov
 	if (r < 0)
 		return r;
 	if (sendmsg(pk_q(bq)->fd, &m, MSG_DONTWAIT) < 0)
-		return -errno;
+		return pk_tx_failed(bq, errno);
 	return (ssize_t)netbe__iov_len(iov, iovcnt);
 }
 
@@ -1211,7 +1232,7 @@ static int pk_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs, int n)
 					MSG_DONTWAIT);
 		}
 		if (sent < 0 && (errno == EAGAIN || errno == ENOBUFS))
-			return done ? done : -errno;
+			return done ? done : pk_tx_failed(bq, errno);
 		if (sent < 0) { /* the kernel refused the first frame */
 			pk_tx_refuse(bq, m, -errno);
 			done++;
