@@ -42,7 +42,7 @@
  *   header 8, inner Ethernet 14.  mtu= may lower it, not raise it.
  *   The MTU is taken at open: an underlay MTU lowered later makes the
  *   kernel refuse the longer datagrams (EMSGSIZE, with DF), each counted
- *   "oversize".  An underlay that cannot send at all (no route: its link
+ *   "oversize" and logged the 1st, 2nd, 4th ... time.  An underlay that cannot send at all (no route: its link
  *   down or gone) is logged once under the port's label and once when a
  *   datagram goes again - never per frame - and each frame meanwhile is
  *   counted "link-down" (tests/faults/fault_vxlan.sh).  A remote that
@@ -144,6 +144,7 @@ struct vx_priv {
 	bool gro4, gro6;		/* merge TCP (set_cap; atomic) */
 	bool gso;			/* UDP checksums on: UDP_SEGMENT */
 	bool tx_down;			/* sends fail: logged, not again */
+	uint64_t too_big;		/* EMSGSIZE refusals, for the log */
 	union netbe__tun_addr local, group;
 	union netbe__tun_addr remote[VX_MAX_REMOTES];
 	unsigned nremote;
@@ -591,6 +592,21 @@ static int vx_tx_unreachable(struct vx_priv *p, int err)
 	return -ENETDOWN;
 }
 
+/* The underlay's path MTU shrank below what the inner MTU (taken at
+ * open) lets through: logged the 1st, 2nd, 4th ... time. */
+static void vx_tx_too_big(struct vx_priv *p, int err)
+{
+	if (err != -EMSGSIZE)
+		return;
+	p->too_big++;
+	if ((p->too_big & (p->too_big - 1)) == 0)
+		netbe__q_log(p->bq, NETBE_LOG_WARN, "%s: the underlay refuses "
+			     "a datagram as too long (its MTU shrank below "
+			     "the inner MTU %u + overhead): frames dropped "
+			     "(oversize), %llu so far", p->name, p->mtu,
+			     (unsigned long long)p->too_big);
+}
+
 static void vx_tx_sent(struct vx_priv *p)
 {
 	if (!p->tx_down)
@@ -607,6 +623,7 @@ static void vx_tx_lost(struct vx_priv *p, struct netbe_msg *m, int err)
 	int why;
 
 	err = vx_tx_unreachable(p, err);
+	vx_tx_too_big(p, err);
 	why = netbe__drop_reason(err);
 	m->len = 0;
 	if (p->tx.single) {

@@ -18,7 +18,8 @@
 #            MTU stays 1450 (taken at open): a 1400-byte inner ping with
 #            DF (1464 bytes outside) is refused by the kernel (EMSGSIZE)
 #            and counted as oversize (each one), never truncated or
-#            fragmented; a 1300-byte one passes; MTU back -> the 1400-byte
+#            fragmented, logged under the port's label (1st, 2nd, 4th ...
+#            time); a 1300-byte one passes; MTU back -> the 1400-byte
 #            ping passes.
 # After each: A's netbe used under 10 % of one core over 2 s
 # (/proc/PID/stat), is alive, and no sanitizer report.  At the end SIGINT
@@ -169,6 +170,8 @@ sleep 1.2
 o1=$(tx_drops oversize)
 [ "$o1" -ge $((o0 + 3)) ] ||
 	fail "mtu 1400: $((o1 - o0)) oversize drops, not 3 or more"
+grep -q ': B (vxlan,[^)]*): vxlan: the underlay refuses a datagram as too long' \
+	"$tmp/a.log" || fail "mtu 1400: the refusals were not logged"
 echo "  mtu 1400: 1400-byte pings refused, $((o1 - o0)) counted as" \
 	"oversize; 1300 bytes pass"
 ip -n $A link set uA mtu 1500
