@@ -754,9 +754,7 @@ static void pk_drop(struct netbe__queue *bq, struct pk_queue *q, int reason,
 	struct pk_priv *p = pk_priv(bq);
 
 	netbe__q_drop(bq, NETBE_RX, reason, 1);
-	/* Log the 1st, 2nd, 4th, 8th ... so a flood cannot flood the log. */
-	q->drops++;
-	if ((q->drops & (q->drops - 1)) == 0)
+	if (netbe__log_due(&q->drops))
 		netbe__q_log(bq, NETBE_LOG_WARN, "%s: dropped a received "
 			   "frame: %s (%llu so far)", p->ifname, why,
 			   (unsigned long long)q->drops);
@@ -920,9 +918,7 @@ static void pk_ring_losses(struct netbe__queue *bq, struct pk_queue *q)
 	    !st.tp_drops)
 		return;
 	netbe__q_drop(bq, NETBE_RX, NETBE_DROP_RING, st.tp_drops);
-	/* The 1st, 2nd, 4th ... time, so an overload cannot flood the log. */
-	q->full++;
-	if ((q->full & (q->full - 1)) == 0)
+	if (netbe__log_due(&q->full))
 		netbe__q_log(bq, NETBE_LOG_WARN, "%s: the receive ring was "
 			     "full: the kernel dropped %u frames (%llu times "
 			     "so far)", pk_priv(bq)->ifname, st.tp_drops,
@@ -1150,10 +1146,7 @@ static int pk_tx_failed(struct netbe__queue *bq, int err)
 {
 	struct pk_queue *q = pk_q(bq);
 
-	if (err != ENOBUFS)
-		return -err;
-	q->nobufs++;
-	if ((q->nobufs & (q->nobufs - 1)) == 0)
+	if (err == ENOBUFS && netbe__log_due(&q->nobufs))
 		netbe__q_log(bq, NETBE_LOG_WARN, "%s: the interface refuses "
 			     "frames (%s): its queue is full or its peer is "
 			     "down; they are dropped (%llu times so far)",

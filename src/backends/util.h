@@ -73,6 +73,15 @@ int netbe__if_rx_error(struct netbe__ifwatch *iw, struct netbe__queue *bq,
 /* Sets O_NONBLOCK on @fd: 0 or -errno. */
 int netbe__set_nonblock(int fd);
 
+/* Counts one more of a repeated event in *@n; true the 1st, 2nd, 4th,
+ * 8th ... time, when a log line about it is due (a storm cannot flood
+ * the log, and the count in the line says how bad it got). */
+static inline bool netbe__log_due(uint64_t *n)
+{
+	++*n;
+	return (*n & (*n - 1)) == 0;
+}
+
 /* ---- an eventfd that is readable while a condition holds ------------------- */
 
 struct netbe__evflag {

@@ -596,10 +596,7 @@ static int vx_tx_unreachable(struct vx_priv *p, int err)
  * open) lets through: logged the 1st, 2nd, 4th ... time. */
 static void vx_tx_too_big(struct vx_priv *p, int err)
 {
-	if (err != -EMSGSIZE)
-		return;
-	p->too_big++;
-	if ((p->too_big & (p->too_big - 1)) == 0)
+	if (err == -EMSGSIZE && netbe__log_due(&p->too_big))
 		netbe__q_log(p->bq, NETBE_LOG_WARN, "%s: the underlay refuses "
 			     "a datagram as too long (its MTU shrank below "
 			     "the inner MTU %u + overhead): frames dropped "

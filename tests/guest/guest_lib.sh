@@ -10,6 +10,8 @@
 #                               and a virtio-net NIC; serial console to LOG;
 #                               APPEND adds netbe.* keys (guest_init.sh)
 #   guest_wait LOG SECONDS      waits for the verdict line; 0 when "ok"
+#   guest_wait_socket PATH PID  waits up to 5 s for netbe (PID) to make
+#                               socket PATH; fails the test otherwise
 #   guest_wait_line LOG PATTERN SECONDS
 #   guest_transport MODE DIR    sets spec (netbe's side) and netdev (QEMU's)
 #                               for MODE stream, dgram or vhost, sockets in
@@ -147,6 +149,16 @@ guest_prepare() {
 }
 
 guest_now_ms() { date +%s%3N; }
+
+guest_wait_socket() {
+	i=0
+	until [ -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && fail "netbe made no socket $1"
+		kill -0 "$2" 2>/dev/null || fail "netbe exited early"
+		sleep 0.1
+	done
+}
 
 # QEMU runs inside namespace $GUEST_NS when set ("ip netns exec" execs
 # it, so $GUEST_PID is QEMU's own pid).

@@ -60,14 +60,7 @@ ip netns exec $ns "$bin" connect -v "$spec" \
 npid=$!
 sleep 0.3
 kill -0 $npid 2>/dev/null || fail "netbe exited early"
-if [ "$mode" = vhost ]; then
-	i=0
-	until [ -S "$tmp/vhost.sock" ]; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && fail "netbe made no vhost-user socket"
-		sleep 0.1
-	done
-fi
+[ "$mode" = vhost ] && guest_wait_socket "$tmp/vhost.sock" $npid
 
 GUEST_NS=$ns guest_boot "$tmp/guest.log" "$netdev" "netbe.test=slirp \
 netbe.ip=dhcp netbe.want_ip=10.0.2.15 netbe.peer=10.0.2.2 \

@@ -81,16 +81,6 @@ check_big() {
 	[ "$big" -gt 0 ] || fail "no TSO frame from the guest reached the tap whole"
 }
 
-wait_socket() {
-	i=0
-	until [ -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && fail "netbe made no socket $1"
-		kill -0 $npid 2>/dev/null || fail "netbe exited early"
-		sleep 0.1
-	done
-}
-
 ip netns add $ns || guest_skip "cannot create a network namespace"
 ip -n $ns link set lo up
 
@@ -114,7 +104,7 @@ esac
 ip netns exec $ns "$bin" connect -v "$spec" "tap,ifname=$tap" \
 	>"$tmp/netbe.log" 2>&1 &
 npid=$!
-[ "$mode" = vhost ] && wait_socket "$tmp/vhost.sock"
+[ "$mode" = vhost ] && guest_wait_socket "$tmp/vhost.sock" $npid
 i=0
 until ip -n $ns link show $tap >/dev/null 2>&1; do
 	i=$((i + 1))
