@@ -298,7 +298,7 @@ for round in $(seq 1 "$rounds"); do
 	fi
 	run_contender vde setup_vde
 	run_contender netbe setup_netbe
-	run_contender netbe-bp setup_netbe --busy-poll=50
+	run_contender netbe-bp setup_netbe --busy-poll=20000
 	run_contender stream setup_stream
 	run_contender stream-off setup_stream ,offload=on
 done

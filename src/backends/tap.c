@@ -36,8 +36,9 @@
  *   were 45 % of netbe's cycles.  So send_batch and recv_batch go through
  *   io_uring (src/backends/uring.c; uring=off opts out, and a kernel or
  *   sandbox without io_uring falls back to a call per frame): one
- *   io_uring_enter() writes a batch (linked writes: what went out is a
- *   prefix) or makes up to 64 non-blocking reads.  How many reads: twice
+ *   io_uring_enter() writes a batch (linked when sndbuf= may refuse a
+ *   write, so what went out is a prefix) or makes up to 64 non-blocking
+ *   reads.  How many reads: twice
  *   what the last batch found, at least 2, so a lone frame costs one call
  *   and a flood grows to full batches.  A read that found the queue empty
  *   while a later one got a frame (it arrived in between) leaves a hole;
@@ -103,6 +104,7 @@ struct tap_queue {
 	/* uring=: one ring per direction (their threads may differ). */
 	struct netbe__uring *rx_ring, *tx_ring;
 	int rx_want; /* reads the next receive batch issues */
+	bool tx_link; /* sndbuf= may refuse a write: batches are linked */
 	struct netbe_msg slot[NETBE__URING_BATCH];
 	struct iovec slot_iov[NETBE__URING_BATCH][TAP_SLOT_IOV + 1];
 	int32_t res[2][NETBE__URING_BATCH]; /* [0] receive, [1] send */
@@ -380,6 +382,7 @@ static int tap_rings(struct tap_priv *p, const struct netbe__opts *o)
 		struct tap_queue *q = &p->q[i];
 
 		q->rx_want = 2;
+		q->tx_link = netbe__opt_isset(o, "sndbuf");
 		r = netbe__uring_open(&q->rx_ring, q->fd);
 		if (r == 0)
 			r = netbe__uring_open(&q->tx_ring, q->fd);
@@ -653,7 +656,8 @@ static int tap_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 	for (int i = 0; i < n; i++)
 		if (!tap_slot(bq, q, i, &msgs[i], &sentinel))
 			return tap_recv_each(bq, msgs, n);
-	r = netbe__uring_rw(q->rx_ring, false, q->slot, n, q->res[0]);
+	r = netbe__uring_rw(q->rx_ring, NETBE__URING_READ, q->slot, n,
+			    q->res[0]);
 	return r < 0 ? r : tap_rx_collect(bq, q, msgs, n);
 }
 
@@ -670,25 +674,47 @@ static int tap_send_each(struct netbe__queue *bq, struct netbe_msg *msgs,
 	return n;
 }
 
-/* The frames written are a prefix (linked writes): the first refused one
- * ends the batch, its error returned only when it was the first frame. */
+/* A refused frame inside an unlinked batch: len 0, counted here. */
+static void tap_tx_refused(struct netbe__queue *bq, struct netbe_msg *m,
+			   int32_t err)
+{
+	m->len = 0;
+	netbe__q_drop(bq, NETBE_TX, netbe__drop_reason(err), 1);
+}
+
+/*
+ * Linked (sndbuf=): the frames written are a prefix, the first refused
+ * one ends the batch.  Unlinked: a tap without sndbuf= refuses a frame
+ * only for good (the link down, a frame it rejects), so one refused in
+ * the middle is dropped and counted while the rest go.  Either way the
+ * error is returned only when no frame went.
+ */
 static int tap_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 			  int n)
 {
 	struct tap_queue *q = tap_q(bq);
 	int32_t *res = q->res[1];
-	int r, i;
+	int r, i, sent = 0;
 
 	if (!q->tx_ring)
 		return tap_send_each(bq, msgs, n);
 	if (n > NETBE__URING_BATCH)
 		n = NETBE__URING_BATCH;
-	r = netbe__uring_rw(q->tx_ring, true, msgs, n, res);
+	r = netbe__uring_rw(q->tx_ring, q->tx_link ? NETBE__URING_WRITE_LINKED
+						   : NETBE__URING_WRITE,
+			    msgs, n, res);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n && res[i] >= 0; i++)
-		msgs[i].len = (size_t)res[i];
-	return i ? i : n ? res[0] : 0;
+	for (i = 0; i < n && (res[i] >= 0 || !q->tx_link); i++) {
+		msgs[i].len = res[i] >= 0 ? (size_t)res[i] : 0;
+		sent += res[i] >= 0;
+	}
+	if (!sent)
+		return n ? res[0] : 0;
+	for (int k = 0; k < i; k++)
+		if (res[k] < 0)
+			tap_tx_refused(bq, &msgs[k], res[k]);
+	return i;
 }
 
 /* ---- features ------------------------------------------------------------ */

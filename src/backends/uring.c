@@ -102,7 +102,7 @@ void netbe__uring_close(struct netbe__uring *u)
 }
 
 static void uring_prep(struct io_uring_sqe *s, bool write,
-		       const struct netbe_msg *m, int i, bool last)
+		       const struct netbe_msg *m, int i, bool link)
 {
 	/* Offset -1: the fd's own position, which a tap does not have. */
 	if (write) {
@@ -113,11 +113,11 @@ static void uring_prep(struct io_uring_sqe *s, bool write,
 				    (uint64_t)-1);
 		s->rw_flags = RWF_NOWAIT;
 	}
-	s->flags = IOSQE_FIXED_FILE | (write && !last ? IOSQE_IO_LINK : 0);
+	s->flags = IOSQE_FIXED_FILE | (link ? IOSQE_IO_LINK : 0);
 	s->user_data = (uint64_t)i;
 }
 
-int netbe__uring_rw(struct netbe__uring *u, bool write,
+int netbe__uring_rw(struct netbe__uring *u, int how,
 		    const struct netbe_msg *m, int n, int32_t *res)
 {
 	struct io_uring_cqe *cqe;
@@ -127,8 +127,9 @@ int netbe__uring_rw(struct netbe__uring *u, bool write,
 	if (n <= 0 || n > NETBE__URING_BATCH)
 		return -EINVAL;
 	for (int i = 0; i < n; i++)
-		uring_prep(io_uring_get_sqe(&u->ring), write, &m[i], i,
-			   i == n - 1);
+		uring_prep(io_uring_get_sqe(&u->ring), how != NETBE__URING_READ,
+			   &m[i], i, how == NETBE__URING_WRITE_LINKED &&
+					     i < n - 1);
 	do
 		r = io_uring_submit_and_wait(&u->ring, (unsigned)n);
 	while (r == -EINTR);

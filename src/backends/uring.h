@@ -22,14 +22,20 @@ struct netbe__uring;
 int netbe__uring_open(struct netbe__uring **out, int fd);
 void netbe__uring_close(struct netbe__uring *u);
 
+enum {
+	NETBE__URING_READ,	   /* non-blocking reads */
+	NETBE__URING_WRITE,	   /* writes, each on its own */
+	NETBE__URING_WRITE_LINKED, /* writes; a failed one cancels the rest */
+};
+
 /*
- * One writev (@write) or non-blocking readv per frame of @m (at most
+ * One writev or non-blocking readv (@how) per frame of @m (at most
  * NETBE__URING_BATCH), issued in order with one system call, and waited
  * for: @res[i] is frame i's byte count or -errno (-EAGAIN: nothing to
- * read; -ECANCELED: a write behind one that failed, so the frames
- * written are a prefix of @m).  Returns 0, or -errno when the batch could not be issued.
+ * read; -ECANCELED: a linked write behind one that failed, so the
+ * frames written are a prefix of @m).  Returns 0, or -errno when the batch could not be issued.
  */
-int netbe__uring_rw(struct netbe__uring *u, bool write,
+int netbe__uring_rw(struct netbe__uring *u, int how,
 		    const struct netbe_msg *m, int n, int32_t *res);
 
 #endif

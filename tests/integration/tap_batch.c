@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tap_batch - the tap backend's batches (netbe_send_batch and
- * netbe_recv_batch), through io_uring (uring=on) and one call per frame
- * (uring=off), carry real frames through the kernel in order.
+ * netbe_recv_batch), through io_uring (uring=on; with sndbuf= the writes
+ * of a batch are linked) and one call per frame (uring=off), carry real
+ * frames through the kernel in order.
  *
  * In a private netns two netbe taps A and B sit on bridge br0, which
  * floods A's frames (to a MAC it never learns) to B.  For each mode:
@@ -230,6 +231,7 @@ int main(void)
 		 netbe_last_error());
 	run_mode("uring=on", loop);
 	run_mode("uring=off", loop);
+	run_mode("uring=on,sndbuf=1048576", loop); /* linked writes */
 	run_mode("uring=on", loop); /* the names are free again at once */
 	netbe_loop_free(loop);
 	printf("PASS\n");
