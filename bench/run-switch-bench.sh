@@ -19,7 +19,8 @@
 #   vde        vde_switch in sw, three vde_plug2tap taps moved to h1-h3
 #   netbe      netbe switch with three tap,ifname=... ports (virtio-net
 #              header and offloads), taps moved to h1-h3; learning on
-#   netbe-bp   the same with --busy-poll=50
+#   netbe-bp   the same with --busy-poll=20000 (it spins through the 5 ms
+#              between pings: the opt-in polling mode)
 #   stream     two netbe connect processes, tap in h1 <-> stream over a
 #              unix socket <-> tap in h2 (TCP and RTT only)
 #   stream-off the same with offload=on at both stream ends (virtio-net

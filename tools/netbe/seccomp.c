@@ -169,11 +169,12 @@ static const struct rule rules[] = {
 	R(timerfd_gettime), R(poll), R(ppoll), R(read), R(write), R(readv),
 	R(writev), R(pread64), R(pwrite64), R(close), R(fcntl), R(dup),
 	R(fstat), R(newfstatat), R(statx), R(lseek), R(statfs), R(fstatfs),
-	/* tap's batches: io_uring rings the library restricts to READV and
-	 * WRITEV on the one fd registered before they are enabled
-	 * (src/backends/uring.c), so they open no way around this list;
-	 * setup and register for taps added at run time. */
-	R(io_uring_setup), R(io_uring_enter), R(io_uring_register),
+	/* tap's batches: the io_uring rings its ports made before the
+	 * filter, each restricted by the kernel to READV and WRITEV on its
+	 * tap's fd and to no registration but the unregistration at close
+	 * (src/backends/uring.c).  No new ring: io_uring_setup is refused
+	 * below, so no unrestricted ring can exist under the filter. */
+	R(io_uring_enter), R(io_uring_register),
 
 	/* Memory: malloc, packet rings and AF_XDP UMEMs mapped again when a
 	 * ring is rebuilt (MTU raised), vhost-user's memory regions; never
@@ -261,7 +262,7 @@ static const struct rule rules[] = {
 	 * plugin, BPF programs and maps, libxdp's bpffs mount. */
 	NO_EXEC(2, SCMP_ACT_ERRNO(EPERM), PROT_EXEC),
 	R_IF(mprotect, SCMP_ACT_ERRNO(EPERM), ARG_MASK(2, PROT_EXEC, PROT_EXEC)),
-	R_ERR(bpf, EPERM), R_ERR(mount, EPERM),
+	R_ERR(bpf, EPERM), R_ERR(mount, EPERM), R_ERR(io_uring_setup, EPERM),
 
 #ifdef CLI_SANITIZER
 	/* ASan/LSan only: the leak check at exit stops the world with a
