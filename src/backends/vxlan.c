@@ -64,17 +64,35 @@
  *   send inside that sendmmsg, so the kernel builds one 63 KiB datagram
  *   and cuts it late (measured faster: docs/benchmarks.md).  With the
  *   zero checksum it cannot: the kernel refuses UDP_SEGMENT on a socket
- *   with SO_NO_CHECK (EINVAL, measured).
- *
- *   Offloads, receiving.  recvmmsg reads each datagram into the caller's
- *   buffers behind an 8-byte header slot of ours (no copy; Geneve
- *   options, rare, are moved out of the way).  One tap write per segment
- *   made receiving the slow side (0.9 Gbit/s netbe <-> netbe, measured;
- *   docs/benchmarks.md), so for a frontend that takes GUEST_TSO4/6 the
- *   consecutive TCP segments of a batch are merged into one GSO frame
- *   with a virtio-net header (src/tunnel/gro.c; 2.3-2.7 Gbit/s after).  The
- *   socket's own UDP_GRO is not used: it returns several datagrams in one
- *   buffer that would be split and copied again.
+ *   with SO_NO_CHECK (EINVAL, measured), and that default is what bounds
+ *   netbe -> kernel (0.17x): perf shows the one switch thread at a full
+ *   CPU, 81% of it inside sendmmsg and 60% in softirqs - the peer's
+ *   receive (veth, IP, its vxlan, TCP), once per datagram, run on our
+ *   CPU - against 4% tap reads and 2% checksums; with udpcsum=on the
+ *   core's segmentation is small too (netbe__offl_emit 0.3%, checksums
+ *   7% of both netbe processes), so claiming TSO here to cut frames
+ *   ourselves would not pay.
+
+ *   Offloads, receiving.  The socket has UDP_GRO: a sender's UDP_SEGMENT
+ *   send (netbe with udpcsum=on or over IPv6, which crosses a veth whole)
+ *   and datagrams the underlay device coalesced (GRO on the NIC or veth)
+ *   arrive as one buffer of equal-sized datagrams (cmsg UDP_GRO: their
+ *   size) instead of the kernel cutting them into one skb each before
+ *   the socket.  recvmmsg reads them into a staging area of ours (64
+ *   slots of 64 KiB); each datagram is checked, decapsulated and copied
+ *   into the caller's frame, and for a frontend that takes GUEST_TSO4/6
+ *   consecutive TCP segments of one flow are merged on the way into one
+ *   GSO frame with a virtio-net header (src/tunnel/gro.c): one copy of
+ *   the payload, as the in-place merge before it had.  What this call's
+ *   frames cannot hold stays staged; an eventfd, set while it does, and
+ *   the socket make up the epoll set that is the queue's readiness fd,
+ *   so the rest is read even when the socket is empty.  Measured
+ *   (docs/benchmarks.md, 3 rounds interleaved, underlay GRO on for all):
+ *   kernel -> netbe 4.45 -> 6.23 Gbit/s, netbe <-> netbe with udpcsum=on
+ *   4.21 -> 5.41 and 4.43 -> 5.36; a zero-checksum sender gains nothing
+ *   (its receiver was not the bottleneck).  Before merging existed, one
+ *   tap write per segment made receiving the slow side (0.9 Gbit/s netbe
+ *   <-> netbe).
  */
 #include <arpa/inet.h>
 #include <errno.h>
