@@ -665,15 +665,37 @@ static void test_udp_gro_plain(void **st)
 	lo_close(&l);
 }
 
+/* Checks the GSO frame @b (@len bytes) made of the segments @f. */
+static void gso_check(const uint8_t *b, size_t len, uint8_t f[GRO_N][1100],
+		      const size_t flen[GRO_N])
+{
+	struct netbe_vnet_hdr h;
+	size_t pay = 0;
+
+	memcpy(&h, b, sizeof(h));
+	assert_int_equal(h.gso_type, NETBE_VNET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, GRO_PAY);
+	assert_int_equal(h.hdr_len, 66);
+	assert_int_equal(len, NETBE_VNET_HDR_LEN + 66 + 5 * GRO_PAY + 500);
+	assert_memory_equal(b + NETBE_VNET_HDR_LEN + 34, f[0] + 34, 4); /* ports */
+	assert_int_equal(b[NETBE_VNET_HDR_LEN + 47], 0x18); /* the last PSH */
+	for (int i = 0; i < GRO_N; i++) {
+		assert_memory_equal(b + NETBE_VNET_HDR_LEN + 66 + pay, f[i] + 66,
+				    flen[i] - 66);
+		pay += flen[i] - 66;
+	}
+}
+
 /* A frontend that takes TSO4: the one send becomes one GSO frame, its
- * headers the first segment's, its payload all six in order. */
+ * headers the first segment's, its payload all six in order - into one
+ * buffer, and again into three (a guest's chained descriptors). */
 static void test_udp_gro_tso(void **st)
 {
-	static uint8_t f[GRO_N][1100], b[70000];
-	size_t len[GRO_N], pay = 0;
+	static uint8_t f[GRO_N][1100], b[70000], c[70000];
+	size_t len[GRO_N];
 	struct iovec v = { b, sizeof(b) };
+	struct iovec v3[3] = { { c, 5 }, { c + 5, 1000 }, { c + 1005, 60000 } };
 	struct netbe_msg m = { &v, 1, 0 };
-	struct netbe_vnet_hdr h;
 	struct lo l;
 
 	(void)st;
@@ -684,19 +706,13 @@ static void test_udp_gro_tso(void **st)
 	gro_send(l.r1, &l.be_addr, f, len, false);
 	assert_true(netbe_loop_run_once(l.loop, 1000) >= 1);
 	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 1);
-	memcpy(&h, b, sizeof(h));
-	assert_int_equal(h.gso_type, NETBE_VNET_HDR_GSO_TCPV4);
-	assert_int_equal(h.gso_size, GRO_PAY);
-	assert_int_equal(h.hdr_len, 66);
-	assert_int_equal(m.len, NETBE_VNET_HDR_LEN + 66 + 5 * GRO_PAY + 500);
-	assert_memory_equal(b + NETBE_VNET_HDR_LEN + 34, f[0] + 34, 4); /* ports */
-	assert_int_equal(b[NETBE_VNET_HDR_LEN + 47], 0x18); /* the last PSH */
-	for (int i = 0; i < GRO_N; i++) {
-		assert_memory_equal(b + NETBE_VNET_HDR_LEN + 66 + pay, f[i] + 66,
-				    len[i] - 66);
-		pay += len[i] - 66;
-	}
+	gso_check(b, m.len, f, len);
 	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 0);
+	gro_send(l.r1, &l.be_addr, f, len, false);
+	assert_true(netbe_loop_run_once(l.loop, 1000) >= 1);
+	m = (struct netbe_msg){ v3, 3, 0 };
+	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 1);
+	gso_check(c, m.len, f, len);
 	lo_close(&l);
 }
 
