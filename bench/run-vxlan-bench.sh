@@ -26,11 +26,20 @@
 # netbe receiver would see bad checksums, so in nk host B's underlay veth
 # gets "ethtool -K u0 tx off" (the kernel then checksums in software). kk
 # keeps the default offloads: the kernel's best case.
+#
+# Environment: CONTENDERS (default "kk nk nn nkc nnc") picks and orders
+# them; GRO=on|off (default on) sets "ethtool -K u0 gro" on both underlay
+# veths for every contender alike: a real NIC has GRO on, a veth has it
+# off unless asked, and without it neither Linux's vxlan nor a UDP_GRO
+# socket sees coalesced datagrams.  PERF=DIR records "perf record -a -g"
+# of the first round's A -> B run of each contender into DIR.
 set -u
 
 netbe=${1:-build/netbe}
 dur=${2:-5}
 rounds=${3:-3}
+contenders=${CONTENDERS:-kk nk nn nkc nnc}
+gro=${GRO:-on}
 skip() { echo "SKIP: $*"; exit 77; }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -86,6 +95,10 @@ setup() { # CONTENDER
 	ip -n $p-b addr add 10.98.0.2/24 dev u0
 	ip -n $p-a link set u0 up
 	ip -n $p-b link set u0 up
+	for h in a b; do
+		ip netns exec $p-$h ethtool -K u0 gro "$gro" >/dev/null ||
+			{ echo "ethtool -K u0 gro $gro failed" >&2; exit 1; }
+	done
 	case $1 in
 	kk) host_kernel $p-a 1 2; host_kernel $p-b 2 1 ;;
 	nk) host_netbe $p-a 1 2; host_kernel $p-b 2 1
@@ -109,8 +122,15 @@ iperf() {
 	ip netns exec $p-b iperf3 -s -1 -B 192.168.42.2 >/dev/null 2>&1 &
 	spid=$!
 	sleep 0.3
+	if [ -n "${PERF:-}" ] && [ "$2" = 1 ] && [ "$3" = fwd ]; then
+		mkdir -p "$PERF"
+		perf record -a -g -o "$PERF/$1.data" -- sleep "$dur" \
+			>/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	out=$(ip netns exec $p-a iperf3 -c 192.168.42.2 -t "$dur" -f g \
 		$([ "$3" = rev ] && echo -R) 2>&1)
+	[ -n "${perfpid:-}" ] && { wait $perfpid; perfpid=''; }
 	wait $spid 2>/dev/null
 	g=$(echo "$out" | awk '/receiver/ { for (i = 1; i <= NF; i++)
 		if ($i == "Gbits/sec") print $(i - 1) }')
@@ -118,10 +138,10 @@ iperf() {
 	echo "  round $2 $1 $3: ${g:-FAILED} Gbit/s"
 }
 
-echo "vxlan bench: $rounds rounds x ${dur}s, $(nproc) CPUs, load now:" \
-	"$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vxlan bench: $rounds rounds x ${dur}s, $(nproc) CPUs, underlay gro" \
+	"$gro, $netbe, load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-	for c in kk nk nn nkc nnc; do
+	for c in $contenders; do
 		setup $c
 		iperf $c "$r" fwd
 		iperf $c "$r" rev
@@ -139,7 +159,7 @@ median() { # CONTENDER DIR
 echo
 echo "median Gbit/s over $rounds rounds (ratio to kernel <-> kernel)"
 printf '%-24s %14s %14s\n' contender "A->B" "B->A"
-for c in kk nk nn nkc nnc; do
+for c in $contenders; do
 	f=$(median $c fwd) b=$(median $c rev)
 	kf=$(median kk fwd) kb=$(median kk rev)
 	case $c in

@@ -64,17 +64,35 @@
  *   send inside that sendmmsg, so the kernel builds one 63 KiB datagram
  *   and cuts it late (measured faster: docs/benchmarks.md).  With the
  *   zero checksum it cannot: the kernel refuses UDP_SEGMENT on a socket
- *   with SO_NO_CHECK (EINVAL, measured).
- *
- *   Offloads, receiving.  recvmmsg reads each datagram into the caller's
- *   buffers behind an 8-byte header slot of ours (no copy; Geneve
- *   options, rare, are moved out of the way).  One tap write per segment
- *   made receiving the slow side (0.9 Gbit/s netbe <-> netbe, measured;
- *   docs/benchmarks.md), so for a frontend that takes GUEST_TSO4/6 the
- *   consecutive TCP segments of a batch are merged into one GSO frame
- *   with a virtio-net header (src/tunnel/gro.c; 2.3-2.7 Gbit/s after).  The
- *   socket's own UDP_GRO is not used: it returns several datagrams in one
- *   buffer that would be split and copied again.
+ *   with SO_NO_CHECK (EINVAL, measured), and that default is what bounds
+ *   netbe -> kernel (0.17x): perf shows the one switch thread at a full
+ *   CPU, 81% of it inside sendmmsg and 60% in softirqs - the peer's
+ *   receive (veth, IP, its vxlan, TCP), once per datagram, run on our
+ *   CPU - against 4% tap reads and 2% checksums; with udpcsum=on the
+ *   core's segmentation is small too (netbe__offl_emit 0.3%, checksums
+ *   7% of both netbe processes), so claiming TSO here to cut frames
+ *   ourselves would not pay.
+
+ *   Offloads, receiving.  The socket has UDP_GRO: a sender's UDP_SEGMENT
+ *   send (netbe with udpcsum=on or over IPv6, which crosses a veth whole)
+ *   and datagrams the underlay device coalesced (GRO on the NIC or veth)
+ *   arrive as one buffer of equal-sized datagrams (cmsg UDP_GRO: their
+ *   size) instead of the kernel cutting them into one skb each before
+ *   the socket.  recvmmsg reads them into a staging area of ours (64
+ *   slots of 64 KiB); each datagram is checked, decapsulated and copied
+ *   into the caller's frame, and for a frontend that takes GUEST_TSO4/6
+ *   consecutive TCP segments of one flow are merged on the way into one
+ *   GSO frame with a virtio-net header (src/tunnel/gro.c): one copy of
+ *   the payload, as the in-place merge before it had.  What this call's
+ *   frames cannot hold stays staged; an eventfd, set while it does, and
+ *   the socket make up the epoll set that is the queue's readiness fd,
+ *   so the rest is read even when the socket is empty.  Measured
+ *   (docs/benchmarks.md, 3 rounds interleaved, underlay GRO on for all):
+ *   kernel -> netbe 4.45 -> 6.23 Gbit/s, netbe <-> netbe with udpcsum=on
+ *   4.21 -> 5.41 and 4.43 -> 5.36; a zero-checksum sender gains nothing
+ *   (its receiver was not the bottleneck).  Before merging existed, one
+ *   tap write per segment made receiving the slow side (0.9 Gbit/s netbe
+ *   <-> netbe).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,6 +103,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,8 +118,7 @@
 #define VX_MAX_REMOTES 32
 #define VX_MAX_SPORTS 64
 #define VX_TX_IOV 1024
-#define VX_RX_IOV (VX_BATCH * 16)
-#define VX_SKIP_MAX 64		/* bad datagrams skipped per recv call */
+#define VX_STAGE_BYTES 65536	/* a UDP_GRO datagram is at most 64 KiB */
 #define VX_AGE_DEFAULT 300
 #define VX_LEARN_DEFAULT 4096
 #define VX_BUF_BYTES (4 << 20)
@@ -121,13 +140,23 @@ struct vx_tx {			/* the sending thread's scratch */
 	int err;		/* vx_send: why its frame did not go */
 };
 
-struct vx_rx {			/* the receiving thread's scratch */
+struct vx_stage {		/* the receiving thread's datagrams */
+	uint8_t *buf;		/* VX_BATCH slots of VX_STAGE_BYTES */
 	struct mmsghdr mm[VX_BATCH];
-	struct iovec iov[VX_RX_IOV];
+	struct iovec iov[VX_BATCH];
 	union netbe__tun_addr from[VX_BATCH];
-	uint8_t hdr[VX_BATCH][NETBE__TUN_HDR];
-	struct netbe_msg view[VX_BATCH]; /* each frame, past the vnet header */
-	uint8_t opt[NETBE__GENEVE_OPT_MAX];
+	char cm[VX_BATCH][CMSG_SPACE(sizeof(int))];
+	size_t seg[VX_BATCH];	/* each slot's datagram size (UDP_GRO) */
+	int n, slot;		/* slots filled; the one being read */
+	size_t off;		/* the current datagram's offset in it */
+	bool ready;		/* it is checked: f, flen */
+	uint8_t *f;		/* its inner frame */
+	size_t flen;
+	const union netbe__tun_addr *remote; /* the slot's sender */
+	uint32_t now;		/* learning's clock at the read */
+	int efd;		/* eventfd: set while datagrams stay staged */
+	bool signalled;
+	int ep;			/* the readiness fd: epoll of fd and efd */
 };
 
 struct vx_priv {
@@ -154,7 +183,7 @@ struct vx_priv {
 	uint8_t hdr[NETBE__TUN_HDR];	/* what every datagram starts with */
 	struct netbe__learn learn;
 	struct vx_tx tx;
-	struct vx_rx rx;
+	struct vx_stage st;
 };
 
 static const struct netbe_option vx_options[] = {
@@ -873,6 +902,16 @@ static ssize_t vx_send(struct netbe__queue *bq, const struct iovec *iov,
 
 /* ---- receive ---------------------------------------------------------------- */
 
+/*
+ * Datagrams land in the staging area (struct vx_stage), VX_BATCH slots of
+ * 64 KiB: with UDP_GRO one slot may hold many datagrams of one sender,
+ * each seg[] bytes but the last.  They are checked, decapsulated and
+ * copied into the caller's frames in order; runs of one TCP flow are
+ * merged on the way (src/tunnel/gro.c).  What does not fit in this call's
+ * frames stays staged for the next, and the eventfd keeps the queue's
+ * readiness fd (an epoll set of it and the socket) readable meanwhile.
+ */
+
 /* The remote the datagram came from (by IP), or NULL. */
 static const union netbe__tun_addr *vx_remote_of(const struct vx_priv *p,
 						 const union netbe__tun_addr *a)
@@ -883,299 +922,290 @@ static const union netbe__tun_addr *vx_remote_of(const struct vx_priv *p,
 	return NULL;
 }
 
-/* Moves the frame @skip bytes down inside @m (over Geneve options). */
-static void vx_shift(struct netbe_msg *m, size_t skip, size_t len)
+/* Learns the source MAC of inner frame @f behind @from. */
+static void vx_learn(struct vx_priv *p, const uint8_t *f,
+		     const union netbe__tun_addr *from,
+		     const union netbe__tun_addr *remote)
 {
-	uint8_t chunk[2048];
+	union netbe__tun_addr at = *from;
 
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
-
-		n = netbe__iov_to_buf(m->iov, m->iovcnt, skip + off, chunk, n);
-		netbe__buf_to_iov(chunk, n, m->iov, m->iovcnt, off);
-		off += n;
-	}
+	if (!p->learning)
+		return;
+	vx_set_port(&at, remote ? vx_port(remote) : p->dstport);
+	netbe__learn_note(&p->learn, f + 6, &at, p->st.now);
 }
 
-/* Checks Geneve options (at the start of @m) and moves the frame over
- * them.  true, or false with *@why. */
-static bool vx_geneve_skip(struct vx_priv *p, struct netbe_msg *m, size_t olen,
-		       size_t flen, int *why)
+/* The number of datagrams in slot @i from @off on. */
+static uint64_t vx_st_count(const struct vx_stage *s, int i, size_t off)
 {
-	if (netbe__iov_to_buf(m->iov, m->iovcnt, 0, p->rx.opt, olen) != olen ||
-	    !netbe__geneve_opts(p->rx.opt, olen, why))
+	size_t left = s->mm[i].msg_len - off;
+
+	return left ? (left + s->seg[i] - 1) / s->seg[i] : 1;
+}
+
+/* Slot @i's datagrams may be read: not cut short, from an allowed
+ * source.  Otherwise all of them are dropped and counted. */
+static bool vx_st_slot_ok(struct vx_priv *p, int i)
+{
+	struct vx_stage *s = &p->st;
+
+	if (s->mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
 		return false;
-	vx_shift(m, olen, flen);
+	}
+	s->remote = vx_remote_of(p, &s->from[i]);
+	if (!p->mcast && !s->remote) {
+		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_SOURCE,
+			      vx_st_count(s, i, 0));
+		return false;
+	}
 	return true;
 }
 
-/* Learns the inner source MAC of frame @m behind @from. */
-static void vx_learn(struct vx_priv *p, const struct netbe_msg *m,
-		     const union netbe__tun_addr *from,
-		     const union netbe__tun_addr *remote, uint32_t now)
+/* Moves past the current datagram. */
+static void vx_st_take(struct vx_stage *s)
 {
-	union netbe__tun_addr at = *from;
-	uint8_t mac[6];
-
-	if (!p->learning ||
-	    netbe__iov_to_buf(m->iov, m->iovcnt, 6, mac, 6) != 6)
-		return;
-	vx_set_port(&at, remote ? vx_port(remote) : p->dstport);
-	netbe__learn_note(&p->learn, mac, &at, now);
-}
-
-/*
- * Datagram @len bytes long (its header in @hdr, the rest in @m) from
- * @from: the inner frame's length, now at the start of @m, or -1 when
- * dropped (and counted, as *@why).
- */
-static ssize_t vx_take(struct vx_priv *p, const uint8_t *hdr, size_t len,
-		       struct netbe_msg *m, const union netbe__tun_addr *from,
-		       uint32_t now)
-{
-	const union netbe__tun_addr *remote = vx_remote_of(p, from);
-	size_t hlen;
-	int why;
-
-	if (!p->mcast && !remote) {
-		netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_SOURCE, 1);
-		return -1;
+	s->off += s->seg[s->slot];
+	s->ready = false;
+	if (s->off >= s->mm[s->slot].msg_len) {
+		s->slot++;
+		s->off = 0;
 	}
-	if (!netbe__tun_check(p->proto, hdr, len, p->vni, &hlen, &why) ||
-	    (hlen > NETBE__TUN_HDR &&
-	     !vx_geneve_skip(p, m, hlen - NETBE__TUN_HDR, len - hlen, &why))) {
-		netbe__q_drop(p->bq, NETBE_RX, why, 1);
-		return -1;
-	}
-	vx_learn(p, m, from, remote, now);
-	return (ssize_t)(len - hlen);
 }
 
-/* Points datagram slot @i at our header slot and @m's buffers. */
-static int vx_rx_slot(struct vx_priv *p, int i, struct netbe_msg *m,
-		      int used)
+/* The next good datagram's inner frame (@f, @len), checked, learned and
+ * left current; bad ones on the way are dropped and counted.  false
+ * when nothing is staged. */
+static bool vx_st_next(struct vx_priv *p, uint8_t **f, size_t *len)
 {
-	struct vx_rx *x = &p->rx;
-	struct msghdr *h = &x->mm[i].msg_hdr;
-	int n;
+	struct vx_stage *s = &p->st;
 
-	if (used + 1 >= VX_RX_IOV)
-		return -1;
-	n = netbe__iov_skip(m->iov, m->iovcnt, p->bq->hdr_len,
-			    x->iov + used + 1, VX_RX_IOV - used - 1);
-	if (n < 0)
-		return -1;
-	x->iov[used] = (struct iovec){ x->hdr[i], NETBE__TUN_HDR };
-	x->view[i] = (struct netbe_msg){ x->iov + used + 1, n, 0 };
-	*h = (struct msghdr){ .msg_name = &x->from[i],
-			      .msg_namelen = sizeof(x->from[i]),
-			      .msg_iov = x->iov + used,
-			      .msg_iovlen = (size_t)n + 1 };
-	return used + n + 1;
-}
+	while (!s->ready && s->slot < s->n) {
+		uint8_t *d = s->buf + (size_t)s->slot * VX_STAGE_BYTES + s->off;
+		size_t dlen = s->mm[s->slot].msg_len - s->off, hlen;
+		int why;
 
-/* Puts a zero virtio-net header (no offload) in front of the @len-byte
- * frame in @m; returns the length with it. */
-static ssize_t vx_vnet_zero(struct vx_priv *p, struct netbe_msg *m,
-			    size_t len)
-{
-	static const struct netbe_vnet_hdr zero;
-	unsigned vh = p->bq->hdr_len;
-
-	if (vh)
-		netbe__buf_to_iov(&zero, vh, m->iov, m->iovcnt, 0);
-	return (ssize_t)(vh + len);
-}
-
-/* Keeps the good frames of @r datagrams, in order, at the front. */
-static int vx_compact(struct vx_priv *p, struct netbe_msg *msgs, int r)
-{
-	uint32_t now = netbe__learn_now();
-	int out = 0;
-
-	for (int i = 0; i < r; i++) {
-		struct mmsghdr *mm = &p->rx.mm[i];
-		ssize_t len;
-
-		if (mm->msg_hdr.msg_flags & MSG_TRUNC) {
-			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
+		if (s->off == 0 && !vx_st_slot_ok(p, s->slot)) {
+			s->slot++;
 			continue;
 		}
-		len = vx_take(p, p->rx.hdr[i], mm->msg_len, &p->rx.view[i],
-			      &p->rx.from[i], now);
-		if (len < 0)
-			continue;
-		len = vx_vnet_zero(p, &msgs[i], (size_t)len);
-		if (out != i && !netbe__msg_move(&msgs[out], &msgs[i],
-						 (size_t)len)) {
-			netbe__q_drop(p->bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
+		if (dlen > s->seg[s->slot])
+			dlen = s->seg[s->slot];
+		if (!netbe__tun_decap(p->proto, d, dlen, p->vni, &hlen, &why)) {
+			netbe__q_drop(p->bq, NETBE_RX, why, 1);
+			vx_st_take(s);
 			continue;
 		}
-		msgs[out++].len = (size_t)len;
+		s->f = d + hlen;
+		s->flen = dlen - hlen;
+		vx_learn(p, s->f, &s->from[s->slot], s->remote);
+		s->ready = true;
 	}
-	return out;
+	*f = s->f;
+	*len = s->flen;
+	return s->ready;
 }
 
-/* ---- receive coalescing (see src/tunnel/gro.c) ------------------------------ */
-
-/* Frame @m's bytes past the vnet header, when in its first buffer. */
-static uint8_t *vx_linear(const struct vx_priv *p, const struct netbe_msg *m)
+/* Segment @f (@len bytes) may start a merge: TCP the frontend takes as
+ * GSO, and not the last of its run (PSH). */
+static bool vx_gro_ok(const struct vx_priv *p, const uint8_t *f, size_t len,
+		      struct netbe__gro_seg *s)
 {
-	return m->iov[0].iov_len >= m->len ? (uint8_t *)m->iov[0].iov_base +
-						     p->bq->hdr_len
-					   : NULL;
-}
-
-static bool vx_gro_ok(const struct vx_priv *p, const uint8_t *f,
-		      const struct netbe_msg *m, struct netbe__gro_seg *s)
-{
-	return f && netbe__gro_parse(f, m->len - p->bq->hdr_len, s) &&
+	return netbe__gro_parse(f, len, s) &&
 	       __atomic_load_n(s->v6 ? &p->gro6 : &p->gro4, __ATOMIC_RELAXED);
 }
 
-/* Appends the segments after msgs[@i] that continue its flow to the
- * frame in @dst (msgs[@i]'s, already moved there); returns how many
- * frames it took (1: none merged). */
-static int vx_gro_run(struct vx_priv *p, struct netbe_msg *msgs, int i,
-		      int k, struct netbe_msg *dst)
+/* Appends to frame @m (its first segment @fa, parsed as @a, at the
+ * start) the staged segments that continue its flow, while they fit in
+ * @room payload bytes; returns the payload merged in all, *@psh the last
+ * one's PSH. */
+static size_t vx_gro_append(struct vx_priv *p, struct netbe_msg *m,
+			    const uint8_t *fa, const struct netbe__gro_seg *a,
+			    size_t room, bool *psh)
 {
-	unsigned vh = p->bq->hdr_len;
-	uint8_t *fa = vx_linear(p, dst), *fb;
-	struct netbe__gro_seg a, b;
-	size_t pay, room;
-	struct netbe_vnet_hdr h;
-	bool end = false, psh = false;
-	int j;
+	size_t pay = a->pay, off = p->bq->hdr_len + a->hlen + a->pay, len;
+	struct netbe__gro_seg b;
+	uint8_t *fb;
 
-	if (!vx_gro_ok(p, fa, dst, &a) || a.psh)
+	while (vx_st_next(p, &fb, &len) && vx_gro_ok(p, fb, len, &b) &&
+	       b.pay <= a->pay && pay + b.pay <= room &&
+	       netbe__gro_follows(fa, a, a->seq + (uint32_t)pay, fb, &b)) {
+		netbe__buf_to_iov(fb + b.hlen, b.pay, m->iov, m->iovcnt, off);
+		off += b.pay;
+		pay += b.pay;
+		*psh = b.psh;
+		vx_st_take(&p->st);
+		if (b.psh || b.pay < a->pay)
+			break; /* the last of a merge */
+	}
+	return pay;
+}
+
+/*
+ * Fills frame @m from the staged datagrams: one inner frame, or a run of
+ * TCP segments merged into one GSO frame.  1, 0 when nothing is staged,
+ * -ENOSPC when the next frame does not fit @m (consumed, not counted).
+ */
+static int vx_st_frame(struct vx_priv *p, struct netbe_msg *m)
+{
+	static const struct netbe_vnet_hdr zero;
+	unsigned vh = p->bq->hdr_len;
+	size_t cap = netbe__iov_len(m->iov, m->iovcnt), len, room, pay;
+	struct netbe__gro_seg a;
+	struct netbe_vnet_hdr h;
+	bool psh = false;
+	uint8_t *f;
+
+	if (!vx_st_next(p, &f, &len))
+		return 0;
+	vx_st_take(&p->st);
+	if (vh + len > cap)
+		return -ENOSPC;
+	netbe__buf_to_iov(f, len, m->iov, m->iovcnt, vh);
+	m->len = vh + len;
+	if (!vh || !vx_gro_ok(p, f, len, &a) || a.psh) {
+		netbe__buf_to_iov(&zero, vh, m->iov, m->iovcnt, 0);
 		return 1;
-	room = dst->iov[0].iov_len - vh - a.hlen;
+	}
+	room = cap - vh - a.hlen;
 	if (room > (size_t)(65535 - (a.hlen - 14)))
 		room = (size_t)(65535 - (a.hlen - 14)); /* IP's length field */
-	pay = a.pay;
-	for (j = i + 1; j < k && !end; j++) {
-		fb = vx_linear(p, &msgs[j]);
-		if (!vx_gro_ok(p, fb, &msgs[j], &b) || b.pay > a.pay ||
-		    pay + b.pay > room ||
-		    !netbe__gro_follows(fa, &a, a.seq + (uint32_t)pay, fb, &b))
-			break;
-		memcpy(fa + a.hlen + pay, fb + b.hlen, b.pay);
-		pay += b.pay;
-		psh = b.psh;
-		end = b.psh || b.pay < a.pay; /* the last of a merge */
-	}
-	if (j == i + 1)
+	pay = vx_gro_append(p, m, f, &a, room, &psh);
+	if (pay == a.pay) {
+		netbe__buf_to_iov(&zero, vh, m->iov, m->iovcnt, 0);
 		return 1;
-	netbe__gro_finish(fa, a.hlen + pay, &a, pay, (uint16_t)a.pay,
-			  psh, &h);
-	memcpy(fa - vh, &h, vh);
-	dst->len = vh + a.hlen + pay;
-	return j - i;
-}
-
-/* Merges runs of TCP segments among @k frames; returns the frames left. */
-static int vx_gro(struct vx_priv *p, struct netbe_msg *msgs, int k)
-{
-	int out = 0;
-
-	for (int i = 0; i < k; out++) {
-		if (out != i) {
-			if (!netbe__msg_move(&msgs[out], &msgs[i], msgs[i].len)) {
-				netbe__q_drop(p->bq, NETBE_RX,
-					      NETBE_DROP_NOROOM, 1);
-				i++;
-				out--;
-				continue;
-			}
-			msgs[out].len = msgs[i].len;
-		}
-		i += vx_gro_run(p, msgs, i, k, &msgs[out]);
 	}
-	return out;
+	netbe__gro_finish(f, a.hlen + pay, &a, pay, (uint16_t)a.pay, psh, &h);
+	netbe__buf_to_iov(f, a.hlen, m->iov, m->iovcnt, vh);
+	netbe__buf_to_iov(&h, vh, m->iov, m->iovcnt, 0);
+	m->len = vh + a.hlen + pay;
+	return 1;
 }
 
+/* Slot @i's segment size: UDP_GRO's, else its length. */
+static size_t vx_st_seg(const struct vx_stage *s, int i)
+{
+	const struct msghdr *h = &s->mm[i].msg_hdr;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c;
+	     c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		int seg;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
+			continue;
+		memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+		if (seg > 0)
+			return (size_t)seg;
+	}
+	return s->mm[i].msg_len ? s->mm[i].msg_len : 1;
+}
+
+/* Reads what the socket holds into the (empty) staging area: slots
+ * filled, 0 when nothing waits, or -errno. */
+static int vx_st_fill(struct vx_priv *p)
+{
+	struct vx_stage *s = &p->st;
+	int r;
+
+	for (int i = 0; i < VX_BATCH; i++) {
+		struct msghdr *h = &s->mm[i].msg_hdr;
+
+		s->iov[i] = (struct iovec){ s->buf + (size_t)i * VX_STAGE_BYTES,
+					    VX_STAGE_BYTES };
+		*h = (struct msghdr){ .msg_name = &s->from[i],
+				      .msg_namelen = sizeof(s->from[i]),
+				      .msg_iov = &s->iov[i], .msg_iovlen = 1,
+				      .msg_control = s->cm[i],
+				      .msg_controllen = sizeof(s->cm[i]) };
+	}
+	do
+		r = recvmmsg(p->fd, s->mm, VX_BATCH, MSG_DONTWAIT, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	for (int i = 0; i < r; i++)
+		s->seg[i] = vx_st_seg(s, i);
+	s->n = r;
+	s->slot = 0;
+	s->off = 0;
+	s->ready = false;
+	s->now = netbe__learn_now();
+	return r;
+}
+
+/* Keeps the readiness fd readable while datagrams stay staged. */
+static void vx_st_signal(struct vx_priv *p)
+{
+	struct vx_stage *s = &p->st;
+	bool left = s->slot < s->n;
+	uint64_t v = 1;
+	ssize_t r;
+
+	if (left == s->signalled)
+		return;
+	r = left ? write(s->efd, &v, sizeof(v)) : read(s->efd, &v, sizeof(v));
+	(void)r; /* a counter that is already set (or clear) is as good */
+	s->signalled = left;
+}
+
+/* Up to @n frames into @msgs, reading the socket at most once. */
 static int vx_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 			 int n)
 {
 	struct vx_priv *p = bq->priv;
-	int used = 0, k, r;
+	bool read = false, took = false;
+	int out = 0, r = 0;
 
-	if (n > VX_BATCH)
-		n = VX_BATCH;
-	for (k = 0; k < n; k++)
-		if ((used = vx_rx_slot(p, k, &msgs[k], used)) < 0)
+	while (out < n) {
+		r = vx_st_frame(p, &msgs[out]);
+		if (r != 0)
+			took = true;
+		if (r > 0)
+			out++;
+		else if (r < 0)
+			netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
+		else if (read || (r = vx_st_fill(p)) <= 0)
 			break;
-	if (k == 0)
-		return -EINVAL;
-	do
-		r = recvmmsg(p->fd, p->rx.mm, (unsigned)k, MSG_DONTWAIT, NULL);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	k = vx_compact(p, msgs, r);
-	if (k > 1 && (__atomic_load_n(&p->gro4, __ATOMIC_RELAXED) ||
-		      __atomic_load_n(&p->gro6, __ATOMIC_RELAXED)))
-		k = vx_gro(p, msgs, k);
-	return k == 0 && r > 0 ? -ENOSPC : k;
+		else
+			read = took = true;
+	}
+	vx_st_signal(p);
+	if (r < 0 && out == 0 && !took)
+		return r;
+	return out == 0 && took ? -ENOSPC : out;
 }
 
+/* One frame into @iov. */
 static ssize_t vx_recv(struct netbe__queue *bq, const struct iovec *iov,
 		       int iovcnt)
 {
 	struct vx_priv *p = bq->priv;
 	struct netbe_msg m = { (struct iovec *)iov, iovcnt, 0 };
+	int r = vx_st_frame(p, &m);
 
-	for (int i = 0; i < VX_SKIP_MAX; i++) {
-		ssize_t r;
-
-		if (vx_rx_slot(p, 0, &m, 0) < 0)
-			return -EINVAL;
-		r = recvmsg(p->fd, &p->rx.mm[0].msg_hdr, MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		if (p->rx.mm[0].msg_hdr.msg_flags & MSG_TRUNC)
-			return -ENOSPC; /* consumed; the core counts it */
-		r = vx_take(p, p->rx.hdr[0], (size_t)r, &p->rx.view[0],
-			    &p->rx.from[0], netbe__learn_now());
-		if (r >= 0)
-			return vx_vnet_zero(p, &m, (size_t)r);
-	}
-	return 0; /* still readable: the loop calls again */
+	if (r == 0 && (r = vx_st_fill(p)) > 0)
+		r = vx_st_frame(p, &m);
+	vx_st_signal(p);
+	if (r < 0)
+		return r; /* -ENOSPC: the core counts it */
+	return r ? (ssize_t)m.len : 0; /* 0: none, or bad ones (counted) */
 }
 
-/* The next frame's length without consuming it; drops bad datagrams. */
+/* The next frame's length, as a buffer of just that size gets it (one
+ * segment: a merge needs room for more). */
 static ssize_t vx_peek(struct netbe__queue *bq)
 {
 	struct vx_priv *p = bq->priv;
+	uint8_t *f;
+	size_t len;
+	int r = 0;
 
-	for (int i = 0; i < VX_SKIP_MAX; i++) {
-		uint8_t h[NETBE__TUN_HDR_MAX];
-		union netbe__tun_addr from;
-		struct iovec v = { h, sizeof(h) };
-		struct msghdr mh = { .msg_name = &from,
-				     .msg_namelen = sizeof(from),
-				     .msg_iov = &v, .msg_iovlen = 1 };
-		ssize_t r = recvmsg(p->fd, &mh, MSG_PEEK | MSG_TRUNC |
-						    MSG_DONTWAIT);
-		size_t hlen;
-		int why = NETBE_DROP_SOURCE;
-		bool ok;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		ok = (p->mcast || vx_remote_of(p, &from)) &&
-		     netbe__tun_decap(p->proto, h, (size_t)r, p->vni, &hlen,
-				      &why);
-		if (ok)
-			return r - (ssize_t)hlen + (ssize_t)bq->hdr_len;
-		(void)recv(p->fd, h, 1, MSG_DONTWAIT);
-		netbe__q_drop(bq, NETBE_RX, why, 1);
-	}
-	return 0;
+	if (!vx_st_next(p, &f, &len) && (r = vx_st_fill(p)) > 0)
+		(void)vx_st_next(p, &f, &len);
+	vx_st_signal(p);
+	if (r < 0)
+		return r;
+	return p->st.ready ? (ssize_t)(len + p->bq->hdr_len) : 0;
 }
 
 static int vx_rx_error(struct netbe__queue *bq, int fd)
@@ -1184,7 +1214,8 @@ static int vx_rx_error(struct netbe__queue *bq, int fd)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	(void)fd; /* the epoll set: the socket is p->fd */
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
 	if (err)
 		netbe__q_log(bq, NETBE_LOG_DEBUG, "%s: socket error: %s",
@@ -1203,7 +1234,39 @@ static void vx_release(struct vx_priv *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	if (p->st.ep >= 0)
+		close(p->st.ep);
+	if (p->st.efd >= 0)
+		close(p->st.efd);
+	p->st.ep = p->st.efd = -1;
+	free(p->st.buf);
+	p->st.buf = NULL;
 	netbe__learn_free(&p->learn);
+}
+
+/* The staging area, UDP_GRO on the socket (an old kernel without it
+ * gives one datagram per slot), and the epoll set that is the queue's
+ * readiness fd: the socket, and the eventfd for what stays staged. */
+static int vx_open_stage(struct vx_priv *p)
+{
+	struct vx_stage *s = &p->st;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int one = 1;
+
+	s->buf = malloc((size_t)VX_BATCH * VX_STAGE_BYTES);
+	if (!s->buf)
+		return netbe__err(-ENOMEM, "%s: out of memory", p->name);
+	(void)setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0)
+		return vx_sockerr(p, "eventfd");
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0)
+		return vx_sockerr(p, "epoll_create1");
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, p->fd, &ev) < 0 ||
+	    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->efd, &ev) < 0)
+		return vx_sockerr(p, "epoll_ctl");
+	return 0;
 }
 
 static int vx_open_proto(struct netbe__queue *bq, const struct netbe__opts *o,
@@ -1213,7 +1276,7 @@ static int vx_open_proto(struct netbe__queue *bq, const struct netbe__opts *o,
 	int r;
 
 	p->bq = bq;
-	p->fd = -1;
+	p->fd = p->st.efd = p->st.ep = -1;
 	p->proto = proto;
 	p->name = proto == NETBE__TUN_VXLAN ? "vxlan" : "geneve";
 	r = vx_parse(p, o);
@@ -1225,12 +1288,14 @@ static int vx_open_proto(struct netbe__queue *bq, const struct netbe__opts *o,
 			(unsigned)netbe__opt_uint(o, "ageing", VX_AGE_DEFAULT));
 	if (r == 0)
 		r = vx_open_sockets(p, o);
+	if (r == 0)
+		r = vx_open_stage(p);
 	if (r < 0) {
 		vx_release(p);
 		return r;
 	}
 	netbe__tun_encap(proto, p->vni, p->hdr);
-	out->fd[0] = p->fd;
+	out->fd[0] = p->st.ep;
 	out->caps = VX_CAPS;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -579,6 +580,142 @@ static void test_gro(void **st)
 	assert_int_equal(a[66 + 1400], (uint8_t)2400); /* b's payload */
 }
 
+/* ---- UDP_GRO: a UDP_SEGMENT sender's datagrams arrive as one ------------ */
+
+#define GRO_N 6		/* datagrams per UDP_SEGMENT send */
+#define GRO_PAY 900	/* TCP payload of each but the last */
+
+/* One UDP_SEGMENT send from @fd to @to of GRO_N datagrams: VXLAN
+ * header (VNI 7; @bad_vni in datagram 3 when set) and a TCP segment of
+ * one flow, the last shorter, with PSH.  Keeps the frames in @f. */
+static void gro_send(int fd, const struct sockaddr_in *to,
+		     uint8_t f[GRO_N][1100], size_t len[GRO_N], bool bad_vni)
+{
+	static uint8_t d[GRO_N * 1100];
+	uint16_t seg = 8 + 66 + GRO_PAY;
+	char cm[CMSG_SPACE(sizeof(seg))] = { 0 };
+	struct iovec v = { d, 0 };
+	struct msghdr h = { .msg_name = (void *)to, .msg_namelen = sizeof(*to),
+			    .msg_iov = &v, .msg_iovlen = 1, .msg_control = cm,
+			    .msg_controllen = sizeof(cm) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+
+	for (int i = 0; i < GRO_N; i++) {
+		bool last = i == GRO_N - 1;
+
+		len[i] = tcp4(f[i], 1000 + (uint32_t)(i * GRO_PAY),
+			      last ? 500 : GRO_PAY, last ? 0x18 : 0x10);
+		memcpy(d + v.iov_len, (uint8_t[]){ 8, 0, 0, 0, 0, 0,
+						   bad_vni && i == 3 ? 9 : 7,
+						   0 }, 8);
+		memcpy(d + v.iov_len + 8, f[i], len[i]);
+		v.iov_len += 8 + len[i];
+	}
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	assert_int_equal(sendmsg(fd, &h, 0), (ssize_t)v.iov_len);
+}
+
+static uint64_t rx_drops(netbe_t *be, int why)
+{
+	uint64_t d[NETBE_DROP_NREASONS];
+
+	netbe_get_drops(be, NETBE_RX, d, NETBE_DROP_NREASONS);
+	return d[why];
+}
+
+/* A frontend without offloads: each datagram one frame, byte for byte,
+ * in order, two per call; what the call had no room for stays staged
+ * and keeps the queue ready (its callback runs) with the socket empty;
+ * a datagram of another VNI inside the send is dropped and counted. */
+static void test_udp_gro_plain(void **st)
+{
+	static uint8_t f[GRO_N][1100], b[2][1200];
+	size_t len[GRO_N];
+	struct iovec v[2] = { { b[0], sizeof(b[0]) }, { b[1], sizeof(b[1]) } };
+	struct netbe_msg m[2] = { { &v[0], 1, 0 }, { &v[1], 1, 0 } };
+	struct lo l;
+	int k = 0;
+
+	(void)st;
+	lo_open(&l);
+	gro_send(l.r1, &l.be_addr, f, len, true);
+	assert_true(netbe_loop_run_once(l.loop, 1000) >= 1);
+	for (int call = 0; call < 3; call++) {
+		int r = netbe_recv_batch(l.be, m, 2);
+
+		assert_true(r >= 1);
+		for (int j = 0; j < r; j++, k++) {
+			if (k == 3)
+				k++; /* the other VNI's */
+			assert_int_equal(m[j].len, len[k]);
+			assert_memory_equal(b[j], f[k], len[k]);
+		}
+		if (k < GRO_N) /* staged, the socket empty: still ready */
+			assert_true(netbe_loop_run_once(l.loop, 0) >= 1);
+		if (k == GRO_N)
+			break;
+	}
+	assert_int_equal(k, GRO_N);
+	assert_int_equal(rx_drops(l.be, NETBE_DROP_SEGMENT), 1);
+	assert_int_equal(netbe_recv_batch(l.be, m, 2), 0);
+	assert_int_equal(netbe_loop_run_once(l.loop, 0), 0); /* nothing left */
+	lo_close(&l);
+}
+
+/* Checks the GSO frame @b (@len bytes) made of the segments @f. */
+static void gso_check(const uint8_t *b, size_t len, uint8_t f[GRO_N][1100],
+		      const size_t flen[GRO_N])
+{
+	struct netbe_vnet_hdr h;
+	size_t pay = 0;
+
+	memcpy(&h, b, sizeof(h));
+	assert_int_equal(h.gso_type, NETBE_VNET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, GRO_PAY);
+	assert_int_equal(h.hdr_len, 66);
+	assert_int_equal(len, NETBE_VNET_HDR_LEN + 66 + 5 * GRO_PAY + 500);
+	assert_memory_equal(b + NETBE_VNET_HDR_LEN + 34, f[0] + 34, 4); /* ports */
+	assert_int_equal(b[NETBE_VNET_HDR_LEN + 47], 0x18); /* the last PSH */
+	for (int i = 0; i < GRO_N; i++) {
+		assert_memory_equal(b + NETBE_VNET_HDR_LEN + 66 + pay, f[i] + 66,
+				    flen[i] - 66);
+		pay += flen[i] - 66;
+	}
+}
+
+/* A frontend that takes TSO4: the one send becomes one GSO frame, its
+ * headers the first segment's, its payload all six in order - into one
+ * buffer, and again into three (a guest's chained descriptors). */
+static void test_udp_gro_tso(void **st)
+{
+	static uint8_t f[GRO_N][1100], b[70000], c[70000];
+	size_t len[GRO_N];
+	struct iovec v = { b, sizeof(b) };
+	struct iovec v3[3] = { { c, 5 }, { c + 5, 1000 }, { c + 1005, 60000 } };
+	struct netbe_msg m = { &v, 1, 0 };
+	struct lo l;
+
+	(void)st;
+	lo_open(&l);
+	assert_int_equal(netbe_set_cap(l.be, NETBE_F_GUEST_CSUM |
+				       NETBE_F_GUEST_TSO4, NETBE_VNET_HDR_LEN),
+			 0);
+	gro_send(l.r1, &l.be_addr, f, len, false);
+	assert_true(netbe_loop_run_once(l.loop, 1000) >= 1);
+	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 1);
+	gso_check(b, m.len, f, len);
+	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 0);
+	gro_send(l.r1, &l.be_addr, f, len, false);
+	assert_true(netbe_loop_run_once(l.loop, 1000) >= 1);
+	m = (struct netbe_msg){ v3, 3, 0 };
+	assert_int_equal(netbe_recv_batch(l.be, &m, 1), 1);
+	gso_check(c, m.len, f, len);
+	lo_close(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +731,8 @@ int main(void)
 		cmocka_unit_test(test_loopback_batch),
 		cmocka_unit_test(test_loopback_gso),
 		cmocka_unit_test(test_gro),
+		cmocka_unit_test(test_udp_gro_plain),
+		cmocka_unit_test(test_udp_gro_tso),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
