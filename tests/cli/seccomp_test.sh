@@ -9,7 +9,9 @@
 #   - NETBE_SECCOMP_SELFTEST=1 makes the running loop call execve: the
 #     process dies of SIGSYS (status 159) with "netbe: seccomp: syscall N
 #     (execve) not allowed, stopping" - for connect, and for a named
-#     switch after it claimed its control socket;
+#     switch after it claimed its control socket; NETBE_SECCOMP_SELFTEST=
+#     uring makes it try io_uring_setup, which must fail with EPERM (the
+#     taps' rings are made before the filter, restricted);
 #   - a running filtered switch still adds and removes a stream listener
 #     through its control socket, refuses a port that opens a file (a
 #     capture) with an error naming the filter and keeps running, and
@@ -126,6 +128,13 @@ rc=$?
 check "self-test: a named switch dies of SIGSYS (159) naming execve" \
 	"[ $rc = 159 ] && grep -Eq '^netbe: seccomp: syscall [0-9]+ \(execve\) not allowed, stopping$' '$tmp/st2.err'"
 rm -f "$XDG_RUNTIME_DIR/netbe/$name.ctl" "$XDG_RUNTIME_DIR/netbe/$name.vale"
+
+# A new io_uring ring (no restriction set on it) is refused with EPERM.
+NETBE_SECCOMP_SELFTEST=uring "$NETBE" connect pipe:ua pipe:ub \
+	>"$tmp/st3.out" 2>"$tmp/st3.err"
+rc=$?
+check "self-test: io_uring_setup under the filter fails with EPERM" \
+	"[ $rc = 0 ] && grep -q 'io_uring_setup: Operation not permitted' '$tmp/st3.err'"
 
 # ---- a running filtered switch: ports added and refused, clean stop ------------------
 

@@ -416,15 +416,36 @@ static void selftest_cb(int fd, int events, void *arg)
 	_exit(EXIT_RUNTIME);
 }
 
+/* NETBE_SECCOMP_SELFTEST=uring: the loop tries to make an io_uring ring
+ * (one nobody restricted); the filter must refuse it with EPERM.  Says
+ * what happened and exits 0 (refused) or EXIT_RUNTIME. */
+static void selftest_uring_cb(int fd, int events, void *arg)
+{
+	uint8_t params[120] = { 0 }; /* struct io_uring_params, zeroed */
+	long r = syscall(__NR_io_uring_setup, 4, params);
+	int e = errno;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (r >= 0)
+		close((int)r);
+	cli_err("seccomp self-test: io_uring_setup: %s",
+		r >= 0 ? "allowed" : strerror(e));
+	_exit(r < 0 && e == EPERM ? 0 : EXIT_RUNTIME);
+}
+
 static int add_selftest(netbe_loop_t *loop)
 {
 	const char *v = getenv("NETBE_SECCOMP_SELFTEST");
 	netbe_watch_t *w;
 	int r;
 
-	if (v == NULL || strcmp(v, "1") != 0)
+	if (v == NULL || (strcmp(v, "1") != 0 && strcmp(v, "uring") != 0))
 		return 0;
-	r = netbe_loop_add_timer(loop, SELFTEST_MS, 0, selftest_cb, NULL, &w);
+	r = netbe_loop_add_timer(loop, SELFTEST_MS, 0,
+				 v[0] == '1' ? selftest_cb : selftest_uring_cb,
+				 NULL, &w);
 	if (r < 0)
 		cli_err("seccomp self-test: timer: %s", strerror(-r));
 	return r;
