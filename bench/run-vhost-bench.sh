@@ -152,29 +152,29 @@ measure() {
 # netbe_dev BIN MODE SIZE SOCK FLAGS...: netbe bench as the device side on
 # CPU 1; its pid in $nb.
 netbe_dev() {
-	bin=$1 mode=$2 size=$3 s=$4
+	nbin=$1 nmode=$2 nsize=$3 s=$4
 	shift 4
-	if [ "$*" != "" ] && ! "$bin" bench --help 2>&1 | grep -q -- --offload; then
+	if [ "$*" != "" ] && ! "$nbin" bench --help 2>&1 | grep -q -- --offload; then
 		set -- $(echo "$@" | sed 's/--offload//')
 	fi
 	rm -f "$s"
-	taskset -c 1 "$bin" bench --mode "$mode" --size "$size" \
+	taskset -c 1 "$nbin" bench --mode "$nmode" --size "$nsize" \
 		--duration $((dur + 60)) "$@" "vhost-user,path=$s" \
 		>"$tmp/nb.log" 2>&1 &
 	nb=$!; pids="$pids $nb"; waitsock "$s"
 }
 
 run_netbe_rx() { # BIN SIZE FLAGS...
-	bin=$1 size=$2; shift 2
+	bin=$1 fsize=$2; shift 2
 	netbe_dev "$bin" rx 64 "$tmp/r.sock" "$@"
-	tp=$(testpmd g "net_virtio_user0,path=$tmp/r.sock,queues=1" txonly "$size")
+	tp=$(testpmd g "net_virtio_user0,path=$tmp/r.sock,queues=1" txonly "$fsize")
 	started "$tmp/g.log"; measure "$nb" "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
 	echo "$(pps "$tmp/g.log" Tx-pps) $cpu"
 }
 
 run_netbe_tx() { # BIN SIZE FLAGS...
-	bin=$1 size=$2; shift 2
-	netbe_dev "$bin" tx "$size" "$tmp/t.sock" "$@"
+	bin=$1 fsize=$2; shift 2
+	netbe_dev "$bin" tx "$fsize" "$tmp/t.sock" "$@"
 	tp=$(testpmd g "net_virtio_user0,path=$tmp/t.sock,queues=1" rxonly 64)
 	started "$tmp/g.log"; measure "$nb" "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
 	echo "$(pps "$tmp/g.log" Rx-pps) $cpu"
@@ -194,10 +194,10 @@ run_stream() { # SIZE
 	s=$tmp/s.sock; rm -f "$s"
 	"$netbe" bench --mode rx --duration "$dur" \
 		"stream,listen=unix:$s" >"$tmp/sr.log" 2>&1 &
-	r=$!; waitsock "$s"
+	rp=$!; waitsock "$s"
 	"$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
 		"stream,connect=unix:$s" >/dev/null 2>&1 &
-	t=$!; wait "$r"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
+	t=$!; wait "$rp"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
 	f=$(tail -n 1 "$tmp/sr.log" | grep -o '"frames":[0-9]*' | cut -d: -f2)
 	echo "$(awk -v f="${f:-0}" -v d="$dur" 'BEGIN {printf "%d", f / d}') -"
 }

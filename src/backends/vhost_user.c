@@ -23,11 +23,15 @@
  *   eventfds, so each pair has a private epoll set into which the kick
  *   fd of ring 2i+1 is added when it arrives (and removed when it goes);
  *   an epoll fd polls readable while its set has events.  Readiness is
- *   level-triggered on the kick eventfd: a receive that stops at the
- *   batch limit with chains left writes to the kick fd itself so the
- *   core comes back; one that finds the ring empty drains the kick fd,
- *   re-enables notifications and looks once more (vring.c), so a kick
- *   cannot fall between.  The guest's receive ring needs no kicks: when
+ *   level-triggered on the kick eventfd: a batch that took chains writes
+ *   to the kick fd itself so the core comes back - once until the next
+ *   drain, not a write(2) per batch; one that finds the ring empty keeps
+ *   it readable and polled for VHU_GRACE_NS (50 us) before it drains
+ *   the kick fd, re-enables notifications and looks once more
+ *   (vring.c), so a kick cannot fall between.  Measured (bench/run-
+ *   vhost-bench.sh, docs/benchmarks.md): a read(2) and a write(2) per
+ *   batch were a fifth of netbe's samples, and a guest asked to kick
+ *   pays a syscall per burst; a busy ring now costs neither side one.  The guest's receive ring needs no kicks: when
  *   it is full send() says -EAGAIN and the core retries.
  *
  *   Data.  recv (transmit ring to netbe) copies each chain out behind a
