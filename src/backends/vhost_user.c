@@ -31,8 +31,9 @@
  *   (vring.c), so a kick cannot fall between.  Measured (bench/run-
  *   vhost-bench.sh, docs/benchmarks.md): a read(2) and a write(2) per
  *   batch were a fifth of netbe's samples, and a guest asked to kick
- *   pays a syscall per burst; a busy ring now costs neither side one.  The guest's receive ring needs no kicks: when
- *   it is full send() says -EAGAIN and the core retries.
+ *   pays a syscall per burst; a busy ring now costs neither side one.
+ *   The guest's receive ring needs no kicks: when it is full send()
+ *   says -EAGAIN and the core retries.
  *
  *   Data.  recv (transmit ring to netbe) copies each chain out behind a
  *   12-byte virtio-net header: the guest's own header (10 or 12 bytes in
