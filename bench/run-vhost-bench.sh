@@ -7,29 +7,60 @@
 #
 #   usage: bench/run-vhost-bench.sh [NETBE [SECONDS [ROUNDS]]]
 #          (defaults: build/netbe 8 3)
+#   env:   ONLY="c1 c2 ..."  contenders to run (default: all but the
+#                            *-plain and base-* ones)
+#          SIZES="64 1500"   frame sizes (default both)
+#          BASE=PATH         another netbe build (the "before" of a
+#                            change): adds base-rx, base-rx-busy, base-tx,
+#                            run with the same options when that build
+#                            knows them (--offload), interleaved
 #
-# Contenders, each for 64-byte and 1500-byte frames:
-#   netbe-rx     guest transmit: testpmd txonly on virtio-user into
-#                `netbe bench --mode rx vhost-user,path=S` (netbe takes
-#                every frame off the ring, copies it out, drops it)
-#   dpdk-rx      the same with DPDK's own vhost PMD as the device side:
-#                testpmd --vdev net_vhost0,iface=S in rxonly mode
-#   netbe-tx     guest receive: `netbe bench --mode tx vhost-user,path=S`
-#                into testpmd rxonly on virtio-user
-#   dpdk-tx      DPDK's vhost PMD in txonly mode into the same
-#   stream       netbe's stream backend (QEMU's -netdev stream framing):
-#                netbe bench tx -> unix socket -> netbe bench rx
-# The rate is what the virtio-user testpmd reports each second
-# (--stats-period 1: Tx-pps for *-rx, Rx-pps for *-tx), the median of
-# the seconds after a 3-second warm-up; for stream, netbe bench's own
-# receive rate.  Medians over ROUNDS are printed in Mpps.
+# Contenders (the guest's testpmd always forwards on CPU 0; the device
+# side - netbe or DPDK's vhost PMD - is pinned to CPU 1):
+#   netbe-rx       guest transmit: testpmd txonly on virtio-user into
+#                  `netbe bench --offload --mode rx vhost-user,path=S`
+#                  (every chain taken off the ring, copied out behind the
+#                  12-byte header, dropped); netbe sleeps in poll() when
+#                  the ring is empty
+#   netbe-rx-busy  the same with --busy: netbe spins as DPDK polls
+#   netbe-rx-plain the same without --offload (netbe bench's default:
+#                  no header, so the core checks each frame the guest
+#                  sends: its per-frame path)
+#   dpdk-rx        DPDK's own vhost PMD as the device side: testpmd
+#                  --vdev net_vhost0,iface=S in rxonly mode
+#   netbe-tx       guest receive: `netbe bench --offload --mode tx
+#                  vhost-user,path=S` (batches of 64) into testpmd rxonly
+#   netbe-tx-plain the same without --offload
+#   dpdk-tx        DPDK's vhost PMD in txonly mode into the same
+#   stream         no guest and no vhost-user: the frames of QEMU's
+#                  -netdev stream framing (4-byte length, no virtio-net
+#                  header) between two netbe processes, `netbe bench
+#                  --mode tx stream,connect=unix:S` -> `netbe bench
+#                  --mode rx stream,listen=unix:S`, unpinned; the rate is
+#                  the receiver's frames per second
+#
+# The rate is the virtio-user testpmd's own Tx-pps (*-rx) or Rx-pps
+# (*-tx) (--stats-period 1), the median of its reports after a 3-second
+# warm-up (see pps below).
+# CPU is the device side's process CPU time (user + system, every
+# thread, /proc/PID/stat) over the same seconds, in cores; "per core" is
+# rate / CPU.  A busy-polling testpmd shows about 1.00 core.  Gbit/s
+# counts the Ethernet frame (SIZE bytes).
+# Each column is the median over ROUNDS; the rounds interleave every
+# contender, so slow phases of a shared machine hit all of them.
 set -u
 
 netbe=${1:-build/netbe}
 dur=${2:-8}
 rounds=${3:-3}
+sizes=${SIZES:-64 1500}
+base=${BASE:-}
+all="netbe-rx netbe-rx-busy dpdk-rx netbe-tx dpdk-tx stream"
+[ -n "$base" ] && all="$all base-rx base-rx-busy base-tx"
+only=${ONLY:-$all}
 command -v dpdk-testpmd >/dev/null 2>&1 || { echo "needs dpdk-testpmd (dpdk-dev)"; exit 1; }
 [ -x "$netbe" ] || { echo "no netbe at $netbe"; exit 1; }
+[ "$dur" -gt 3 ] || { echo "SECONDS must be > 3 (3 s of warm-up)"; exit 1; }
 tmp=$(mktemp -d)
 pids=''
 cleanup() {
@@ -40,20 +71,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 mkfifo "$tmp/in" && exec 3<>"$tmp/in"
+hz=$(getconf CLK_TCK)
+
+# now: seconds since the epoch, to the millisecond.
+now() { perl -MTime::HiRes=time -e 'printf "%.3f\n", time'; }
 
 # testpmd NAME VDEV MODE SIZE: a testpmd forwarding on one lcore: the
-# guest ("g") on CPU 0, DPDK's device side ("d") on CPU 1, so two busy
-# pollers never share a CPU; netbe is not pinned.
+# guest ("g") on CPU 0, DPDK's device side ("d") on CPU 1.  Each line of
+# its output is stamped with the time it came; prints testpmd's pid.
 testpmd() {
 	main=0; [ "$1" = g ] && main=1
-	rm -f "$tmp/$1.log"
-	stdbuf -oL dpdk-testpmd --no-pci --no-huge -m 256 -l 0,1 \
+	rm -f "$tmp/$1.log" "$tmp/$1.pid"
+	sh -c 'echo $$ >"$0"; exec stdbuf -oL "$@"' "$tmp/$1.pid" \
+		dpdk-testpmd --no-pci --no-huge -m 256 -l 0,1 \
 		--main-lcore $main \
 		--file-prefix=nbvb$$$1$(date +%s%N) --vdev "$2" -- --total-num-mbufs=16384 \
 		--forward-mode=$3 --txpkts=$4 --auto-start --stats-period 1 \
-		<"$tmp/in" >"$tmp/$1.log" 2>&1 &
+		<"$tmp/in" 2>&1 |
+		perl -MTime::HiRes=time -ne '$| = 1; printf "%.3f %s", time, $_' \
+		>"$tmp/$1.log" &
 	pids="$pids $!"
-	echo $!
+	i=0
+	while [ ! -s "$tmp/$1.pid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	p=$(cat "$tmp/$1.pid"); pids="$pids $p"
+	echo "$p"
 }
 
 # waitsock PATH: until the device side listens.
@@ -72,31 +113,71 @@ started() {
 }
 
 # median of numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
-# pps LOG FIELD: median of FIELD (Rx-pps or Tx-pps) after warm-up.
+# pps LOG FIELD: the median of testpmd's FIELD (Rx-pps or Tx-pps) in
+# the reports that came after the warm-up ($t0), or its last report when
+# none did.  testpmd computes each from its own clock over the interval
+# since its previous report, so a late report is still right: its
+# statistics thread shares a CPU with a busy poller and reports every
+# 1-2 s, irregularly (the time a report came is only good enough to
+# choose the window).
 pps() {
-	grep -o "$2: *[0-9]*" "$1" | awk '{print $2}' | tail -n +4 | median
+	awk -v t0="$t0" -v f="$2:" '$2 == f { last = $3; if ($1 >= t0) print $3 }
+		END { if (last == "") last = 0; print "last " last }' "$1" >"$tmp/pps"
+	if grep -qv '^last' "$tmp/pps"; then
+		grep -v '^last' "$tmp/pps" | median
+	else
+		awk '{print $2}' "$tmp/pps"
+	fi
 }
 
-run_netbe_rx() { # SIZE
-	s=$tmp/r.sock; rm -f "$s"
-	"$netbe" bench --mode rx --duration $((dur + 30)) \
-		"vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
-	nb=$!; pids="$pids $nb"; waitsock "$s"
-	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" txonly "$1")
-	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
-	pps "$tmp/g.log" Tx-pps
+# ticks PID: CPU time of the whole process so far, in clock ticks.
+ticks() {
+	awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-run_netbe_tx() { # SIZE
-	s=$tmp/t.sock; rm -f "$s"
-	"$netbe" bench --mode tx --size "$1" \
-		--duration $((dur + 30)) "vhost-user,path=$s" >"$tmp/nb.log" 2>&1 &
+# measure DEV_PID GUEST_PID: the guest has started; warm up 3 s, then
+# sample the device side's CPU over the rest; leaves "cores" in $cpu.
+measure() {
+	sleep 3
+	c0=$(ticks "$1"); t0=$(now)
+	sleep $((dur - 3))
+	c1=$(ticks "$1"); t1=$(now)
+	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s0="$t0" -v s1="$t1" \
+		'BEGIN {printf "%.3f", (b - a) / hz / (s1 - s0)}')
+	kill -9 "$2"
+}
+
+# netbe_dev BIN MODE SIZE SOCK FLAGS...: netbe bench as the device side on
+# CPU 1; its pid in $nb.
+netbe_dev() {
+	nbin=$1 nmode=$2 nsize=$3 s=$4
+	shift 4
+	if [ "$*" != "" ] && ! "$nbin" bench --help 2>&1 | grep -q -- --offload; then
+		set -- $(echo "$@" | sed 's/--offload//')
+	fi
+	rm -f "$s"
+	taskset -c 1 "$nbin" bench --mode "$nmode" --size "$nsize" \
+		--duration $((dur + 60)) "$@" "vhost-user,path=$s" \
+		>"$tmp/nb.log" 2>&1 &
 	nb=$!; pids="$pids $nb"; waitsock "$s"
-	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" rxonly 64)
-	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
-	pps "$tmp/g.log" Rx-pps
+}
+
+run_netbe_rx() { # BIN SIZE FLAGS...
+	bin=$1 fsize=$2; shift 2
+	netbe_dev "$bin" rx 64 "$tmp/r.sock" "$@"
+	tp=$(testpmd g "net_virtio_user0,path=$tmp/r.sock,queues=1" txonly "$fsize")
+	started "$tmp/g.log"; measure "$nb" "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
+	echo "$(pps "$tmp/g.log" Tx-pps) $cpu"
+}
+
+run_netbe_tx() { # BIN SIZE FLAGS...
+	bin=$1 fsize=$2; shift 2
+	netbe_dev "$bin" tx "$fsize" "$tmp/t.sock" "$@"
+	tp=$(testpmd g "net_virtio_user0,path=$tmp/t.sock,queues=1" rxonly 64)
+	started "$tmp/g.log"; measure "$nb" "$tp"; kill "$nb"; wait "$nb" 2>/dev/null
+	echo "$(pps "$tmp/g.log" Rx-pps) $cpu"
 }
 
 run_dpdk() { # SIZE DEVMODE FIELD
@@ -105,39 +186,62 @@ run_dpdk() { # SIZE DEVMODE FIELD
 	waitsock "$s"
 	gmode=txonly; [ "$2" = txonly ] && gmode=rxonly
 	tp=$(testpmd g "net_virtio_user0,path=$s,queues=1" $gmode "$1")
-	started "$tmp/g.log"; sleep "$dur"; kill -9 "$tp" "$dev"
-	pps "$tmp/g.log" "$3"
+	started "$tmp/g.log"; measure "$dev" "$tp"; kill -9 "$dev"
+	echo "$(pps "$tmp/g.log" "$3") $cpu"
 }
 
 run_stream() { # SIZE
 	s=$tmp/s.sock; rm -f "$s"
 	"$netbe" bench --mode rx --duration "$dur" \
 		"stream,listen=unix:$s" >"$tmp/sr.log" 2>&1 &
-	r=$!; waitsock "$s"
+	rp=$!; waitsock "$s"
 	"$netbe" bench --mode tx --size "$1" --duration $((dur + 1)) \
 		"stream,connect=unix:$s" >/dev/null 2>&1 &
-	t=$!; wait "$r"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
-	tail -n 1 "$tmp/sr.log" | grep -o '"frames":[0-9]*' | cut -d: -f2 |
-		awk -v d="$dur" '{printf "%d\n", $1 / d}'
+	t=$!; wait "$rp"; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
+	f=$(tail -n 1 "$tmp/sr.log" | grep -o '"frames":[0-9]*' | cut -d: -f2)
+	echo "$(awk -v f="${f:-0}" -v d="$dur" 'BEGIN {printf "%d", f / d}') -"
 }
 
-printf '%-10s %6s %10s   (per round, Mpps)\n' contender size median
-for size in 64 1500; do
-	for c in netbe-rx dpdk-rx netbe-tx dpdk-tx stream; do
-		res=''
-		for r in $(seq "$rounds"); do
-			case $c in
-			netbe-rx) v=$(run_netbe_rx $size) ;;
-			netbe-tx) v=$(run_netbe_tx $size) ;;
-			dpdk-rx) v=$(run_dpdk $size rxonly Tx-pps) ;;
-			dpdk-tx) v=$(run_dpdk $size txonly Rx-pps) ;;
-			stream) v=$(run_stream $size) ;;
-			esac
-			res="$res $v"
+run() { # CONTENDER SIZE: prints "PPS CPU"
+	case $1 in
+	netbe-rx) run_netbe_rx "$netbe" "$2" --offload ;;
+	netbe-rx-busy) run_netbe_rx "$netbe" "$2" --offload --busy ;;
+	netbe-rx-plain) run_netbe_rx "$netbe" "$2" ;;
+	netbe-tx) run_netbe_tx "$netbe" "$2" --offload ;;
+	netbe-tx-plain) run_netbe_tx "$netbe" "$2" ;;
+	base-rx) run_netbe_rx "$base" "$2" --offload ;;
+	base-rx-busy) run_netbe_rx "$base" "$2" --offload --busy ;;
+	base-tx) run_netbe_tx "$base" "$2" --offload ;;
+	dpdk-rx) run_dpdk "$2" rxonly Tx-pps ;;
+	dpdk-tx) run_dpdk "$2" txonly Rx-pps ;;
+	stream) run_stream "$2" ;;
+	*) echo "0 -" ;;
+	esac
+}
+
+for r in $(seq "$rounds"); do
+	for size in $sizes; do
+		for c in $only; do
+			run "$c" "$size" >>"$tmp/res.$c.$size"
 		done
-		med=$(for v in $res; do echo "$v"; done | median)
-		printf '%-10s %6s %10s   (%s)\n' "$c" "$size" \
-			"$(awk -v v="$med" 'BEGIN {printf "%.3f", v / 1e6}')" \
-			"$(for v in $res; do awk -v v="$v" 'BEGIN {printf "%.3f ", v / 1e6}'; done)"
+	done
+done
+
+# col FILE N: the Nth column of every round, one a line.
+col() { awk -v n="$2" '{print $n}' "$1"; }
+
+printf '%-15s %5s %8s %8s %6s %9s   %s\n' contender size Mpps Gbit/s cpu \
+	Mpps/core "rounds: Mpps@cpu"
+for size in $sizes; do
+	for c in $only; do
+		f=$tmp/res.$c.$size
+		mpps=$(col "$f" 1 | median | awk '{printf "%.3f", $1 / 1e6}')
+		gbps=$(awk -v m="$mpps" -v s="$size" 'BEGIN {printf "%.2f", m * s * 8 / 1e3}')
+		cpu=$(col "$f" 2 | grep -v -- - | median)
+		pc=$(awk '$2 != "-" && $2 > 0 {print $1 / $2 / 1e6}' "$f" | median)
+		[ "$(col "$f" 2 | head -n 1)" = - ] && cpu=- pc=-
+		printf '%-15s %5s %8s %8s %6s %9s   %s\n' "$c" "$size" "$mpps" \
+			"$gbps" "$cpu" "$(echo "$pc" | awk '{if ($1 == "-") print "-"; else printf "%.3f", $1}')" \
+			"$(awk '{printf "%.2f@%s ", $1 / 1e6, $2}' "$f")"
 	done
 done

@@ -23,12 +23,17 @@
  *   eventfds, so each pair has a private epoll set into which the kick
  *   fd of ring 2i+1 is added when it arrives (and removed when it goes);
  *   an epoll fd polls readable while its set has events.  Readiness is
- *   level-triggered on the kick eventfd: a receive that stops at the
- *   batch limit with chains left writes to the kick fd itself so the
- *   core comes back; one that finds the ring empty drains the kick fd,
- *   re-enables notifications and looks once more (vring.c), so a kick
- *   cannot fall between.  The guest's receive ring needs no kicks: when
- *   it is full send() says -EAGAIN and the core retries.
+ *   level-triggered on the kick eventfd: a batch that took chains writes
+ *   to the kick fd itself so the core comes back - once until the next
+ *   drain, not a write(2) per batch; one that finds the ring empty keeps
+ *   it readable and polled for VHU_GRACE_NS (50 us) before it drains
+ *   the kick fd, re-enables notifications and looks once more
+ *   (vring.c), so a kick cannot fall between.  Measured (bench/run-
+ *   vhost-bench.sh, docs/benchmarks.md): a read(2) and a write(2) per
+ *   batch were a fifth of netbe's samples, and a guest asked to kick
+ *   pays a syscall per burst; a busy ring now costs neither side one.
+ *   The guest's receive ring needs no kicks: when it is full send()
+ *   says -EAGAIN and the core retries.
  *
  *   Data.  recv (transmit ring to netbe) copies each chain out behind a
  *   12-byte virtio-net header: the guest's own header (10 or 12 bytes in
@@ -66,6 +71,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "offload.h"
@@ -76,6 +82,7 @@
 #define VHU_IOV 256	     /* pieces of one chain we take */
 #define VHU_HDR 12	     /* the header frames carry across the seam */
 #define VHU_RECONNECT_MS 1000
+#define VHU_GRACE_NS 50000   /* an empty transmit ring stays polled */
 
 #define VHU_OFFER_OFFL                                                       \
 	(NETBE_F_CSUM | NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |            \
@@ -109,6 +116,11 @@ struct vhu_soft {
 
 struct vhu_pair {
 	int ep;				/* readiness: kick of ring 2i+1 */
+	bool poked;			/* we wrote ring 2i+1's kick fd and
+					   have not drained it since */
+	unsigned idle;			/* empty looks not drained */
+	uint64_t dry_since;		/* ns: the ring was first found
+					   empty, 0: it was not */
 	struct iovec tiov[VHU_IOV];	/* recv's chain */
 	struct iovec riov0[VHU_IOV];	/* send's first chain */
 	struct iovec riov[VHU_IOV];	/* send's further chains */
@@ -172,6 +184,7 @@ static void vhu_hook_kick(void *arg, unsigned i, int old_fd, int new_fd)
 		(void)netbe__set_nonblock(new_fd); /* we drain it */
 	if (!(i & 1))
 		return; /* the receive ring's kicks are not watched */
+	p->pair[i / 2].poked = false;
 	if (old_fd >= 0)
 		(void)epoll_ctl(ep, EPOLL_CTL_DEL, old_fd, NULL);
 	if (new_fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, new_fd, &ev) < 0)
@@ -192,10 +205,14 @@ static void vhu_hook_wake(void *arg, unsigned i)
 {
 	struct vhu_priv *p = arg;
 
-	if (i & 1)
+	if (i & 1) {
 		vhu_poke(p->dev->vq[i].kick);
-	else /* we never wait for receive buffers: spare the guest kicks */
+		p->pair[i / 2].poked = true;
+	} else { /* we never wait for receive buffers: spare the guest
+		    kicks, whatever state the VMM left the ring in */
+		p->dev->vq[i].vr.notify = true;
 		netbe__vring_notify_off(&p->dev->vq[i].vr);
+	}
 }
 
 /* ---- the data path -------------------------------------------------------- */
@@ -221,14 +238,65 @@ static void vhu_interrupt(struct netbe__vh_vq *q)
 		vhu_poke(q->call);
 }
 
-/* The transmit ring ran dry: drain the kick, re-enable notifications and
- * look again.  True when chains came in meanwhile. */
-static bool vhu_more(struct netbe__vh_vq *q)
+/* Makes the transmit ring's readiness fd readable so the core comes
+ * back for chains left; once until the next drain (the counter stays
+ * non-zero until then), not a write per batch. */
+static void vhu_self_kick(struct vhu_pair *pp, struct netbe__vh_vq *q)
+{
+	if (!pp->poked) {
+		vhu_poke(q->kick);
+		pp->poked = true;
+	}
+}
+
+static uint64_t vhu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Has the ring been empty for the grace period (since the first empty
+ * look after chains)? */
+static bool vhu_dry(struct vhu_pair *pp)
+{
+	uint64_t now = vhu_now_ns();
+
+	if (!pp->dry_since)
+		pp->dry_since = now;
+	return now - pp->dry_since >= VHU_GRACE_NS;
+}
+
+/*
+ * The transmit ring ran dry: drain the kick, re-enable notifications and
+ * look again.  True when chains came in meanwhile.  When they are on
+ * already and we did not poke the kick, a guest that kicked has made
+ * chains available since (it kicks after adding them), so the look alone
+ * tells, without the read(2) - a syscall, which traps to the hypervisor
+ * on this machine; a guest that kicks with nothing added makes us drain
+ * on every 64th look, so its kicks cannot keep the fd readable for long.
+ */
+static bool vhu_more(struct vhu_pair *pp, struct netbe__vh_vq *q)
 {
 	uint64_t v;
 
+	if (!q->vr.notify && !vhu_dry(pp)) {
+		if (netbe__vring_pending(&q->vr))
+			return true;
+		vhu_self_kick(pp, q); /* the core comes back */
+		return false;
+	}
+	if (q->vr.notify && !pp->poked && (++pp->idle & 63)) {
+		if (!netbe__vring_pending(&q->vr))
+			return false;
+		netbe__vring_notify_off(&q->vr);
+		return true;
+	}
+	pp->idle = 0;
 	if (q->kick >= 0 && read(q->kick, &v, sizeof(v)) < 0)
 		(void)0; /* EAGAIN: nothing to drain */
+	pp->poked = false;
 	return netbe__vring_notify_on(&q->vr);
 }
 
@@ -271,6 +339,17 @@ static ssize_t vhu_chain_out(unsigned gh, const struct netbe__vring_chain *c,
 	flen = c->len - gh;
 	if (flen > NETBE_MAX_FRAME)
 		return -1 - NETBE_DROP_OVERSIZE;
+	if (m->iovcnt == 1 && c->niov == 1) { /* the common case */
+		uint8_t *dst = m->iov[0].iov_base;
+		const uint8_t *src = ciov[0].iov_base;
+
+		if (VHU_HDR + flen > m->iov[0].iov_len)
+			return -1 - NETBE_DROP_NOROOM;
+		memcpy(dst, src, NETBE_VNET_HDR_LEN);
+		memset(dst + NETBE_VNET_HDR_LEN, 0, VHU_HDR - NETBE_VNET_HDR_LEN);
+		memcpy(dst + VHU_HDR, src + gh, flen);
+		return (ssize_t)(VHU_HDR + flen);
+	}
 	if (VHU_HDR + flen > netbe__iov_len(m->iov, m->iovcnt))
 		return -1 - NETBE_DROP_NOROOM;
 	netbe__iov_to_buf(ciov, c->niov, 0, &h, NETBE_VNET_HDR_LEN);
@@ -334,8 +413,9 @@ static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
 			struct vhu_rx *st, bool report)
 {
 	bool standing = !report; /* a kick covers what is left */
+	struct vhu_pair *pp = &p->pair[bq->idx];
 
-	if (report)
+	if (report && netbe__vring_pending(&q->vr))
 		netbe__vring_notify_off(&q->vr);
 	while (st->got < n) {
 		int r = vhu_rx_one(p, bq, q, &msgs[st->got], st, report);
@@ -343,15 +423,24 @@ static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
 		if (r > 0) {
 			st->got++;
 		} else if (r == 0) {
-			if (q->vr.broken || !vhu_more(q))
+			if (q->vr.broken)
+				return;
+			if (report && st->got + st->dropped)
+				break; /* the core comes back for more */
+			if (!vhu_more(pp, q))
 				return;
 			standing = false; /* drained, kicks off again */
 		} else if (!report && st->noroom) {
 			return; /* single recv: -ENOSPC is its answer */
 		}
 	}
-	if (netbe__vring_pending(&q->vr) ? !standing : vhu_more(q))
-		vhu_poke(q->kick);
+	if (report) {
+		pp->dry_since = 0;
+		vhu_self_kick(pp, q);
+	} else if (netbe__vring_pending(&q->vr) ? !standing
+						 : vhu_more(pp, q)) {
+		vhu_self_kick(pp, q);
+	}
 }
 
 static int vhu_rx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
@@ -408,7 +497,7 @@ static ssize_t vhu_peek_recvlen(struct netbe__queue *bq)
 		k = netbe__vring_peek(&q->vr, false, pp->tiov, VHU_IOV, &c);
 		if (k < 0)
 			vhu_broken(p, bq, q, 2 * bq->idx + 1);
-		if (k <= 0 && (k < 0 || !vhu_more(q)))
+		if (k <= 0 && (k < 0 || !vhu_more(pp, q)))
 			break;
 		if (k <= 0)
 			continue;
@@ -459,6 +548,23 @@ static size_t vhu_tx_fill(struct vhu_tx *t, const struct iovec *ciov,
 	return want;
 }
 
+/* The common case: a frame in one piece into a chain of one buffer
+ * that holds it (num_buffers 1). */
+static void vhu_tx_flat(struct vhu_tx *t, const struct iovec *ciov)
+{
+	uint8_t *dst = ciov[0].iov_base;
+
+	memcpy(dst, t->gh_bytes, t->gh);
+	if (t->gh == VHU_HDR) {
+		uint16_t one = 1;
+
+		memcpy(dst + NETBE_VNET_HDR_LEN, &one, 2);
+	}
+	memcpy(dst + t->gh, (const uint8_t *)t->iov[0].iov_base + VHU_HDR,
+	       t->total - t->gh);
+	t->done = t->total;
+}
+
 /* Writes one frame into the receive ring; the bytes sent or -errno,
  * with the ring rewound when the frame did not fit. */
 static ssize_t vhu_tx_frame(struct vhu_priv *p, struct netbe__queue *bq,
@@ -474,11 +580,18 @@ static ssize_t vhu_tx_frame(struct vhu_priv *p, struct netbe__queue *bq,
 		int k = netbe__vring_peek(&q->vr, true, ciov, VHU_IOV, &c);
 		size_t n;
 
+		if (k > 0 && !nbuf && t->iovcnt == 1 && c.niov == 1 &&
+		    c.len >= t->total) {
+			vhu_tx_flat(t, ciov);
+			netbe__vring_take(&q->vr);
+			netbe__vring_push(&q->vr, c.head, (uint32_t)t->total);
+			return (ssize_t)(t->total - t->gh + VHU_HDR);
+		}
+
 		if (k < 0)
 			vhu_broken(p, bq, q, 2 * bq->idx);
 		if (k <= 0 || (!mrg && c.len < t->total)) {
-			q->vr.last_avail = start;
-			q->vr.used_idx = used;
+			netbe__vring_rewind(&q->vr, start, used);
 			return k < 0 ? -ENOTCONN : k == 0 ? -EAGAIN : -EMSGSIZE;
 		}
 		netbe__vring_take(&q->vr);
@@ -517,15 +630,21 @@ static uint64_t vhu_tx_needs(const struct netbe_vnet_hdr *h)
 	}
 }
 
-/* Writes a frame whose header the guest accepts. */
+/* Writes a frame whose header the guest accepts; @h is its header when
+ * the caller read it already. */
 static ssize_t vhu_tx_native(struct vhu_priv *p, struct netbe__queue *bq,
 			     struct netbe__vh_vq *q, const struct iovec *iov,
-			     int iovcnt, size_t len)
+			     int iovcnt, size_t len,
+			     const struct netbe_vnet_hdr *h)
 {
 	struct vhu_tx t = { .iov = iov, .iovcnt = iovcnt };
 
 	t.gh = p->dev->guest_hdr;
-	netbe__iov_to_buf(iov, iovcnt, 0, t.gh_bytes, VHU_HDR);
+	if (h)
+		memcpy(t.gh_bytes, h, NETBE_VNET_HDR_LEN);
+	else
+		netbe__iov_to_buf(iov, iovcnt, 0, t.gh_bytes,
+				  NETBE_VNET_HDR_LEN);
 	memset(t.gh_bytes + NETBE_VNET_HDR_LEN, 0, 2);
 	t.total = len - VHU_HDR + t.gh;
 	return vhu_tx_frame(p, bq, q, &t);
@@ -547,7 +666,7 @@ static int vhu_seg_emit(void *arg, struct netbe_msg *msgs, int n)
 	for (i = 0; i < n; i++) {
 		size_t len = netbe__iov_len(msgs[i].iov, msgs[i].iovcnt);
 		ssize_t r = vhu_tx_native(c->p, c->bq, c->q, msgs[i].iov,
-					  msgs[i].iovcnt, len);
+					  msgs[i].iovcnt, len, NULL);
 
 		if (r < 0) {
 			c->err = (int)r;
@@ -585,8 +704,7 @@ static ssize_t vhu_tx_soft(struct vhu_priv *p, struct netbe__queue *bq,
 	r = netbe__offl_emit(&s->frame, s->in, n, &s->out, vhu_seg_emit, &c);
 	if (r >= 0 && (unsigned)r == s->frame.nsegs)
 		return (ssize_t)len;
-	q->vr.last_avail = start;
-	q->vr.used_idx = used;
+	netbe__vring_rewind(&q->vr, start, used);
 	return r < 0 ? r : c.err;
 }
 
@@ -602,7 +720,7 @@ static ssize_t vhu_tx_one(struct vhu_priv *p, struct netbe__queue *bq,
 	netbe__iov_to_buf(iov, iovcnt, 0, &h, VHU_HDR);
 	if (vhu_tx_needs(&h) & ~p->dev->features)
 		return vhu_tx_soft(p, bq, q, iov, iovcnt, len, &h);
-	return vhu_tx_native(p, bq, q, iov, iovcnt, len);
+	return vhu_tx_native(p, bq, q, iov, iovcnt, len, &h);
 }
 
 static int vhu_tx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,

@@ -25,7 +25,10 @@
  *
  *   Lookups scan the regions linearly: QEMU sends one to three (below
  *   and above the 4 GiB hole), DPDK a few; a scan of <= 8 entries costs
- *   less than the descriptor read that needs it.
+ *   less than the descriptor read that needs it.  Each ring keeps the
+ *   index of the region its last buffer was in (a hint, checked against
+ *   the table's current size and bounds like any other lookup): a
+ *   guest's buffers mostly come from one pool, so the scan is skipped.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -33,19 +36,38 @@
 
 #include "mem.h"
 
-static const struct netbe__vh_region *find_gpa(const struct netbe__vh_mem *m,
-					       uint64_t gpa)
+static bool in_region(const struct netbe__vh_region *r, uint64_t gpa)
 {
+	return gpa >= r->gpa && gpa - r->gpa < r->size;
+}
+
+/* The region holding @gpa: region *@hint first (the last one hit, when
+ * it is still in the table), then all. */
+static const struct netbe__vh_region *find_gpa(const struct netbe__vh_mem *m,
+					       uint64_t gpa, unsigned *hint)
+{
+	if (*hint < m->n && in_region(&m->r[*hint], gpa))
+		return &m->r[*hint];
 	for (unsigned i = 0; i < m->n; i++)
-		if (gpa - m->r[i].gpa < m->r[i].size && gpa >= m->r[i].gpa)
+		if (in_region(&m->r[i], gpa)) {
+			*hint = i;
 			return &m->r[i];
+		}
 	return NULL;
 }
 
 void *netbe__vh_gpa(const struct netbe__vh_mem *m, uint64_t gpa,
 		    uint64_t len, uint64_t *avail)
 {
-	const struct netbe__vh_region *r = find_gpa(m, gpa);
+	unsigned hint = 0;
+
+	return netbe__vh_gpa_hint(m, gpa, len, avail, &hint);
+}
+
+void *netbe__vh_gpa_hint(const struct netbe__vh_mem *m, uint64_t gpa,
+			 uint64_t len, uint64_t *avail, unsigned *hint)
+{
+	const struct netbe__vh_region *r = find_gpa(m, gpa, hint);
 	uint64_t off, left;
 
 	if (!r)

@@ -36,6 +36,10 @@ struct netbe__vh_mem {
  */
 void *netbe__vh_gpa(const struct netbe__vh_mem *m, uint64_t gpa,
 		    uint64_t len, uint64_t *avail);
+/* The same, trying region *@hint first and leaving there the index of
+ * the region that held @gpa (any value is safe: it is checked). */
+void *netbe__vh_gpa_hint(const struct netbe__vh_mem *m, uint64_t gpa,
+			 uint64_t len, uint64_t *avail, unsigned *hint);
 /* All @len bytes at guest-physical @gpa in one region, or NULL. */
 void *netbe__vh_gpa_all(const struct netbe__vh_mem *m, uint64_t gpa,
 			uint64_t len);

@@ -67,12 +67,6 @@ static uint16_t *used_event(const struct netbe__vring *vr)
 	return vr->avail + 2 + vr->num;
 }
 
-static struct netbe__vring_used_elem *used_ring(const struct netbe__vring *vr)
-{
-	return (struct netbe__vring_used_elem *)(void *)((uint8_t *)vr->used +
-							 4);
-}
-
 static uint16_t *avail_event(const struct netbe__vring *vr)
 {
 	return (uint16_t *)(void *)((uint8_t *)vr->used + 4 +
@@ -85,6 +79,10 @@ int netbe__vring_setup(struct netbe__vring *vr,
 {
 	vr->broken = false;
 	vr->why = NULL;
+	vr->ahead = 0;
+	vr->heads_n = vr->heads_i = 0;
+	vr->hint = 0;
+	vr->notify = false; /* not known: notify_on arms explicitly */
 	vr->num = num;
 	vr->mem = mem;
 	if (num == 0 || num > NETBE__VRING_MAX)
@@ -112,6 +110,7 @@ unsigned netbe__vring_pending(struct netbe__vring *vr)
 		vbreak(vr, "avail index moved past the ring size");
 		return 0;
 	}
+	vr->ahead = n;
 	return n;
 }
 
@@ -140,7 +139,8 @@ static int add_buf(struct netbe__vring *vr, const struct netbe__vring_desc *d,
 					  "transmit chain");
 	while (left) {
 		uint64_t got = 0;
-		void *p = netbe__vh_gpa(vr->mem, addr, left, &got);
+		void *p = netbe__vh_gpa_hint(vr->mem, addr, left, &got,
+					     &vr->hint);
 
 		if (!p)
 			return vbreak(vr, "descriptor address outside "
@@ -218,34 +218,48 @@ static int walk(struct netbe__vring *vr, bool write, struct iovec *iov,
 	}
 }
 
+/* Reads the heads of up to NETBE__VRING_HEADS published entries from
+ * last_avail on, once each, and prefetches their descriptors: the guest
+ * wrote them on another CPU, and misses taken together overlap where one
+ * at a time they queue (the walk's loads were most of peek's samples). */
+static void heads_fill(struct netbe__vring *vr)
+{
+	unsigned n = vr->ahead < NETBE__VRING_HEADS ? vr->ahead
+						    : NETBE__VRING_HEADS;
+
+	for (unsigned j = 0; j < n; j++) {
+		uint16_t h = LD(&avail_ring(vr)[(uint16_t)(vr->last_avail + j) %
+						vr->num]);
+
+		vr->heads[j] = h;
+		if (h < vr->num)
+			__builtin_prefetch(&vr->desc[h]);
+	}
+	vr->heads_n = (uint8_t)n;
+	vr->heads_i = 0;
+}
+
 int netbe__vring_peek(struct netbe__vring *vr, bool write, struct iovec *iov,
 		      int max, struct netbe__vring_chain *c)
 {
 	uint16_t head;
 
-	memset(c, 0, sizeof(*c));
-	if (!netbe__vring_pending(vr))
+	c->niov = 0;
+	c->len = 0;
+	c->too_long = false;
+	if (vr->broken)
+		return -EIO;
+	/* The entries a checked load of avail->idx covered need no new
+	 * load (nor its barrier); each head is still read once, checked. */
+	if (!vr->ahead && !netbe__vring_pending(vr))
 		return vr->broken ? -EIO : 0;
-	head = LD(&avail_ring(vr)[vr->last_avail % vr->num]);
+	if (vr->heads_i == vr->heads_n)
+		heads_fill(vr);
+	head = vr->heads[vr->heads_i];
 	if (head >= vr->num)
 		return vbreak(vr, "avail entry out of range");
 	c->head = head;
 	return walk(vr, write, iov, max, c);
-}
-
-void netbe__vring_take(struct netbe__vring *vr)
-{
-	vr->last_avail++;
-}
-
-void netbe__vring_push(struct netbe__vring *vr, uint16_t head, uint32_t len)
-{
-	struct netbe__vring_used_elem *e = &used_ring(vr)[vr->used_idx %
-							  vr->num];
-
-	ST(&e->id, head);
-	ST(&e->len, len);
-	vr->used_idx++;
 }
 
 bool netbe__vring_flush(struct netbe__vring *vr)
@@ -265,6 +279,11 @@ bool netbe__vring_flush(struct netbe__vring *vr)
 
 void netbe__vring_notify_off(struct netbe__vring *vr)
 {
+	/* Not again when off: the flags share a cache line with used->idx,
+	 * which the guest reads, and a store there costs it a miss. */
+	if (!vr->notify)
+		return;
+	vr->notify = false;
 	if (!vr->event_idx && !vr->broken)
 		ST(&vr->used[0], NETBE__VRING_USED_F_NO_NOTIFY);
 }
@@ -273,6 +292,7 @@ bool netbe__vring_notify_on(struct netbe__vring *vr)
 {
 	if (vr->broken)
 		return false;
+	vr->notify = true;
 	if (vr->event_idx)
 		ST(avail_event(vr), vr->last_avail);
 	else

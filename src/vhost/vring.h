@@ -13,6 +13,7 @@
 #include "mem.h"
 
 #define NETBE__VRING_MAX 32768 /* largest split ring (virtio 1.x) */
+#define NETBE__VRING_HEADS 32  /* avail entries read ahead at once */
 
 #define NETBE__VRING_DESC_F_NEXT 1
 #define NETBE__VRING_DESC_F_WRITE 2
@@ -46,6 +47,16 @@ struct netbe__vring {
 	uint16_t last_avail; /* next avail entry to take */
 	uint16_t used_idx;   /* our used->idx, published by flush */
 	uint16_t signalled;  /* used_idx at the last interrupt decision */
+	uint16_t ahead;	     /* entries past last_avail the last checked
+				avail index load covered: taken without
+				loading it again */
+	unsigned hint;	     /* memory region the last translation hit */
+	/* Heads of the avail entries from last_avail on, read once each
+	 * (not yet checked: peek checks the one it uses). */
+	uint16_t heads[NETBE__VRING_HEADS];
+	uint8_t heads_n, heads_i;
+	bool notify;	     /* we turned notifications on (notify_on) and
+				not off since; false after setup */
 	bool broken;	     /* stopped for good: why says why */
 	const char *why;
 };
@@ -84,13 +95,41 @@ struct netbe__vring_chain {
 int netbe__vring_peek(struct netbe__vring *vr, bool write, struct iovec *iov,
 		      int max, struct netbe__vring_chain *c);
 /* Takes the chain peek returned (last_avail++). */
-void netbe__vring_take(struct netbe__vring *vr);
+static inline void netbe__vring_take(struct netbe__vring *vr)
+{
+	vr->last_avail++;
+	if (vr->ahead)
+		vr->ahead--;
+	if (vr->heads_i < vr->heads_n)
+		vr->heads_i++;
+}
 /* Chains the driver made available that we have not taken, 0 when
- * broken. */
+ * broken.  Loads the avail index (acquire) every time. */
 unsigned netbe__vring_pending(struct netbe__vring *vr);
+/* Puts the ring back to (@last_avail, @used_idx): chains taken and
+ * pushed since are given back (a frame that did not fit). */
+static inline void netbe__vring_rewind(struct netbe__vring *vr,
+				       uint16_t last_avail, uint16_t used_idx)
+{
+	vr->last_avail = last_avail;
+	vr->used_idx = used_idx;
+	vr->ahead = 0;
+	vr->heads_n = vr->heads_i = 0;
+}
 
 /* Puts (@head, @len) in the used ring; visible to the driver at flush. */
-void netbe__vring_push(struct netbe__vring *vr, uint16_t head, uint32_t len);
+static inline void netbe__vring_push(struct netbe__vring *vr, uint16_t head,
+				     uint32_t len)
+{
+	struct netbe__vring_used_elem *e =
+		(struct netbe__vring_used_elem *)(void *)((uint8_t *)vr->used +
+							  4) +
+		vr->used_idx % vr->num;
+
+	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	vr->used_idx++;
+}
 /* Publishes the pushed entries; true when the driver wants an interrupt
  * for them. */
 bool netbe__vring_flush(struct netbe__vring *vr);
@@ -98,7 +137,9 @@ bool netbe__vring_flush(struct netbe__vring *vr);
 /*
  * Notifications from the driver: off while we are busy taking chains,
  * on when the ring ran dry.  notify_on returns true when chains arrived
- * meanwhile (look again; notifications are off again then).
+ * meanwhile (look again; notifications are off again then).  vr->notify
+ * says whether they are on (an empty ring found with them on needs no
+ * new arming, nor the kick drained again).
  */
 void netbe__vring_notify_off(struct netbe__vring *vr);
 bool netbe__vring_notify_on(struct netbe__vring *vr);
