@@ -36,8 +36,9 @@
  *   were 45 % of netbe's cycles.  So send_batch and recv_batch go through
  *   io_uring (src/backends/uring.c; uring=off opts out, and a kernel or
  *   sandbox without io_uring falls back to a call per frame): one
- *   io_uring_enter() writes a batch (linked when sndbuf= may refuse a
- *   write, so what went out is a prefix) or makes up to 64 non-blocking
+ *   io_uring_enter() writes a batch (linked when a send buffer below
+ *   the default - sndbuf=, a launcher's - may refuse a write, so what
+ *   went out is a prefix) or makes up to 64 non-blocking
  *   reads.  How many reads: twice
  *   what the last batch found, at least 2, so a lone frame costs one call
  *   and a flood grows to full batches.  A read that found the queue empty
@@ -371,6 +372,16 @@ static int tap_configure(struct tap_priv *p, const struct netbe__opts *o)
 	return 0;
 }
 
+/* May a write to @fd be refused for a full send buffer?  Only below
+ * the kernel's default (INT_MAX): sndbuf=, or a launcher's or a
+ * persistent tap's earlier TUNSETSNDBUF. */
+static bool tap_sndbuf_limited(int fd)
+{
+	int sb = INT_MAX;
+
+	return ioctl(fd, TUNGETSNDBUF, &sb) < 0 || sb < INT_MAX;
+}
+
 /* uring=: two rings per queue.  Unset, a kernel or sandbox without
  * io_uring leaves the tap on one call per frame; uring=on insists. */
 static int tap_rings(struct tap_priv *p, const struct netbe__opts *o)
@@ -382,7 +393,7 @@ static int tap_rings(struct tap_priv *p, const struct netbe__opts *o)
 		struct tap_queue *q = &p->q[i];
 
 		q->rx_want = 2;
-		q->tx_link = netbe__opt_isset(o, "sndbuf");
+		q->tx_link = tap_sndbuf_limited(q->fd);
 		r = netbe__uring_open(&q->rx_ring, q->fd);
 		if (r == 0)
 			r = netbe__uring_open(&q->tx_ring, q->fd);
@@ -683,8 +694,9 @@ static void tap_tx_refused(struct netbe__queue *bq, struct netbe_msg *m,
 }
 
 /*
- * Linked (sndbuf=): the frames written are a prefix, the first refused
- * one ends the batch.  Unlinked: a tap without sndbuf= refuses a frame
+ * Linked (a limited send buffer): the frames written are a prefix, the
+ * first refused one ends the batch.  Unlinked: a tap whose send buffer
+ * is the kernel's unlimited default refuses a frame
  * only for good (the link down, a frame it rejects), so one refused in
  * the middle is dropped and counted while the rest go.  Either way the
  * error is returned only when no frame went.
