@@ -72,7 +72,7 @@
  *   core's segmentation is small too (netbe__offl_emit 0.3%, checksums
  *   7% of both netbe processes), so claiming TSO here to cut frames
  *   ourselves would not pay.
-
+ *
  *   Offloads, receiving.  The socket has UDP_GRO: a sender's UDP_SEGMENT
  *   send (netbe with udpcsum=on or over IPv6, which crosses a veth whole)
  *   and datagrams the underlay device coalesced (GRO on the NIC or veth)
