@@ -83,6 +83,7 @@
 #define VHU_HDR 12	     /* the header frames carry across the seam */
 #define VHU_RECONNECT_MS 1000
 #define VHU_GRACE_NS 50000   /* an empty transmit ring stays polled */
+#define VHU_IDLE_NS 5000     /* an armed ring found empty: drained after */
 
 #define VHU_OFFER_OFFL                                                       \
 	(NETBE_F_CSUM | NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |            \
@@ -119,6 +120,7 @@ struct vhu_pair {
 	bool poked;			/* we wrote ring 2i+1's kick fd and
 					   have not drained it since */
 	unsigned idle;			/* empty looks not drained */
+	uint64_t idle_since;		/* ns: the first of them, 0: none */
 	uint64_t dry_since;		/* ns: the ring was first found
 					   empty, 0: it was not */
 	struct iovec tiov[VHU_IOV];	/* recv's chain */
@@ -268,14 +270,28 @@ static bool vhu_dry(struct vhu_pair *pp)
 	return now - pp->dry_since >= VHU_GRACE_NS;
 }
 
+/* Armed, not poked, and found empty again: time to drain the kick fd?
+ * Every 64th look, or VHU_IDLE_NS after the first: a guest that kicks
+ * with nothing added (a spurious or hostile kick keeps the fd readable)
+ * then costs us a few microseconds of looks per kick, not 64 loop turns
+ * (each a trip through the loop); a caller that spins anyway reads the fd
+ * at most every 5 us. */
+static bool vhu_idle_drain(struct vhu_pair *pp)
+{
+	uint64_t now = vhu_now_ns();
+
+	if (!pp->idle_since)
+		pp->idle_since = now;
+	return !(++pp->idle & 63) || now - pp->idle_since >= VHU_IDLE_NS;
+}
+
 /*
  * The transmit ring ran dry: drain the kick, re-enable notifications and
  * look again.  True when chains came in meanwhile.  When they are on
  * already and we did not poke the kick, a guest that kicked has made
  * chains available since (it kicks after adding them), so the look alone
  * tells, without the read(2) - a syscall, which traps to the hypervisor
- * on this machine; a guest that kicks with nothing added makes us drain
- * on every 64th look, so its kicks cannot keep the fd readable for long.
+ * on this machine - until vhu_idle_drain() says the kick was empty.
  */
 static bool vhu_more(struct vhu_pair *pp, struct netbe__vh_vq *q)
 {
@@ -287,13 +303,15 @@ static bool vhu_more(struct vhu_pair *pp, struct netbe__vh_vq *q)
 		vhu_self_kick(pp, q); /* the core comes back */
 		return false;
 	}
-	if (q->vr.notify && !pp->poked && (++pp->idle & 63)) {
+	if (q->vr.notify && !pp->poked && !vhu_idle_drain(pp)) {
 		if (!netbe__vring_pending(&q->vr))
 			return false;
+		pp->idle_since = 0;
 		netbe__vring_notify_off(&q->vr);
 		return true;
 	}
 	pp->idle = 0;
+	pp->idle_since = 0;
 	if (q->kick >= 0 && read(q->kick, &v, sizeof(v)) < 0)
 		(void)0; /* EAGAIN: nothing to drain */
 	pp->poked = false;
