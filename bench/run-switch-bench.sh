@@ -286,13 +286,13 @@ run_contender() { # NAME SETUP [ARGS...]
 		# "full" refusals - the two-port switch held those frames and
 		# sent them once the socket drained (its forward lines count
 		# what it really lost); the refusals go in stream_refused.
-		rec stream_drops "$(cat "$tmp"/stream[AB].log | awk '
-			/drops [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "drops") s += $(i + 1) }
-			/ tx: .*\[full [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "[full") { v = $(i + 1); sub(/\].*/, "", v); s -= v } }
-			END { print s + 0 }')"
-		rec stream_refused "$(cat "$tmp"/stream[AB].log | awk '
-			/ tx: .*\[full [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "[full") { v = $(i + 1); sub(/\].*/, "", v); s += v } }
-			END { print s + 0 }')"
+		cat "$tmp"/stream[AB].log | awk '
+			/drops [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "drops") all += $(i + 1) }
+			/ tx: .*\[full [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "[full") held += $(i + 1) + 0 }
+			END { print all - held, held + 0 }' >"$tmp/stream.drops"
+		read -r lost held <"$tmp/stream.drops"
+		rec stream_drops "$lost"
+		rec stream_refused "$held"
 		cat "$tmp"/stream[AB].log >>"$tmp/stream.counters"
 	else
 		m_flood flood

@@ -6,7 +6,8 @@
 # output, when there is one).
 #
 #   skip REASON...          exit 77 with the reason
-#   fail REASON...          exit 1 with the reason and the switch's log
+#   fail REASON...          exit 1 with the reason, the switch's log and
+#                           the last lines of every other $tmp/*.log
 #   cli_need_taps TOOL...   root, /dev/net/tun and the tools, else skip
 #   cli_netns_add NS...     new namespaces with lo up (else skip), all
 #                           deleted by cli_netns_del
@@ -23,6 +24,10 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() {
 	echo "FAIL: $*"
 	[ -s "$tmp/sw.log" ] && sed 's/^/  switch: /' "$tmp/sw.log"
+	for l in "$tmp"/*.log; do
+		[ "$l" != "$tmp/sw.log" ] && [ -s "$l" ] &&
+			tail -n 15 "$l" | sed "s|^|  $(basename "$l"): |"
+	done
 	exit 1
 }
 

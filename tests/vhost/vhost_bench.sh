@@ -15,12 +15,7 @@
 set -u
 
 bin=${1:-}
-skip() { echo "SKIP: $*"; exit 77; }
-fail() {
-	echo "FAIL: $*"
-	for l in "$tmp"/*.log; do [ -s "$l" ] && tail -n 8 "$l" | sed "s|^|  $(basename "$l"): |"; done
-	exit 1
-}
+. "$(dirname "$0")/../cli/cli_lib.sh" # skip, fail
 { [ -n "$bin" ] && [ -x "$bin" ]; } || skip "no netbe binary given"
 command -v dpdk-testpmd >/dev/null 2>&1 || skip "dpdk-testpmd not installed (dpdk-dev)"
 

@@ -17,13 +17,7 @@
 set -u
 
 bin=${1:-}
-. "$(dirname "$0")/../cli/cli_lib.sh" # cli_cpu_pct
-skip() { echo "SKIP: $*"; exit 77; }
-fail() {
-	echo "FAIL: $*"
-	for l in "$tmp"/*.log; do [ -s "$l" ] && tail -n 15 "$l" | sed "s|^|  $(basename "$l"): |"; done
-	exit 1
-}
+. "$(dirname "$0")/../cli/cli_lib.sh" # skip, fail, cli_cpu_pct
 { [ -n "$bin" ] && [ -x "$bin" ]; } || skip "no netbe binary given"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespace, tap)"
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
