@@ -113,6 +113,7 @@ static int vq_update(struct netbe__vh_dev *d, unsigned i, bool fresh,
 		return 0;
 	q->vr.event_idx = d->features & VHU_F_EVENT_IDX;
 	q->vr.indirect = d->features & VHU_F_INDIRECT_DESC;
+	q->vr.in_order = d->features & VHU_F_IN_ORDER;
 	if (netbe__vring_setup(&q->vr, &d->mem, q->num, &q->addr) < 0) {
 		*why = q->vr.why;
 		return -EINVAL;

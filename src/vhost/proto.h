@@ -50,6 +50,7 @@ enum {
 #define VHU_F_EVENT_IDX (1ULL << 29)
 #define VHU_F_INDIRECT_DESC (1ULL << 28)
 #define VHU_F_VERSION_1 (1ULL << 32)
+#define VHU_F_IN_ORDER (1ULL << 35)
 #define VHU_PF_MQ (1ULL << 0)
 #define VHU_PF_REPLY_ACK (1ULL << 3)
 

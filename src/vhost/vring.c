@@ -34,6 +34,9 @@
  *   same fence separates re-enabling notifications from re-checking the
  *   avail index when the ring runs dry.  One flush per batch: the guest
  *   sees a whole batch at once and gets at most one interrupt for it.
+ *   With VIRTIO_F_IN_ORDER a batch of chains we only read (length 0) is
+ *   returned as one used entry, the last chain's head, written at flush,
+ *   with used->idx moved by the batch (virtio 1.1, 2.6.9).
  */
 #include <errno.h>
 #include <string.h>
@@ -81,6 +84,7 @@ int netbe__vring_setup(struct netbe__vring *vr,
 	vr->why = NULL;
 	vr->ahead = 0;
 	vr->heads_n = vr->heads_i = 0;
+	vr->pend = false;
 	vr->hint = 0;
 	vr->notify = false; /* not known: notify_on arms explicitly */
 	vr->num = num;
@@ -268,6 +272,11 @@ bool netbe__vring_flush(struct netbe__vring *vr)
 
 	if (vr->broken || old == now)
 		return false;
+	if (vr->pend) {
+		vr->used_idx = (uint16_t)(now - 1);
+		netbe__vring_push(vr, vr->pend_head, 0);
+		vr->pend = false;
+	}
 	__atomic_store_n(&vr->used[1], now, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vr->signalled = now;

@@ -43,10 +43,13 @@ struct netbe__vring {
 	uint16_t *used;   /* flags, idx, then used elements, avail_event */
 	bool event_idx;	  /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;	  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool in_order;	  /* VIRTIO_F_IN_ORDER negotiated */
 	/* Progress. */
 	uint16_t last_avail; /* next avail entry to take */
 	uint16_t used_idx;   /* our used->idx, published by flush */
 	uint16_t signalled;  /* used_idx at the last interrupt decision */
+	uint16_t pend_head;  /* in order: the head flush writes (pend) */
+	bool pend;
 	uint16_t ahead;	     /* entries past last_avail the last checked
 				avail index load covered: taken without
 				loading it again */
@@ -115,6 +118,7 @@ static inline void netbe__vring_rewind(struct netbe__vring *vr,
 	vr->used_idx = used_idx;
 	vr->ahead = 0;
 	vr->heads_n = vr->heads_i = 0;
+	vr->pend = false;
 }
 
 /* Puts (@head, @len) in the used ring; visible to the driver at flush. */
@@ -128,6 +132,22 @@ static inline void netbe__vring_push(struct netbe__vring *vr, uint16_t head,
 
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	vr->used_idx++;
+}
+/* Returns a chain the device only read (a transmit chain: length 0).
+ * With IN_ORDER only the last of a batch is written, at flush, and
+ * used->idx counts the others (virtio 1.1, 2.6.9): a guest that polls
+ * the used ring then takes one line from us per batch, not one per
+ * eight frames. */
+static inline void netbe__vring_push_read(struct netbe__vring *vr,
+					  uint16_t head)
+{
+	if (!vr->in_order) {
+		netbe__vring_push(vr, head, 0);
+		return;
+	}
+	vr->pend_head = head;
+	vr->pend = true;
 	vr->used_idx++;
 }
 /* Publishes the pushed entries; true when the driver wants an interrupt

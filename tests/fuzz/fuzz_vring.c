@@ -93,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write = data[1] & 0x80;
 	vr.indirect = data[1] & 1;
 	vr.event_idx = data[1] & 2;
+	vr.in_order = data[1] & 4;
 	if (netbe__vring_setup(&vr, &m, num, &a) < 0)
 		return 0;
 	pending = netbe__vring_pending(&vr);
@@ -111,7 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		touch(iov, c.niov, write, c.len);
 		netbe__vring_take(&vr);
-		netbe__vring_push(&vr, c.head, write ? (uint32_t)c.len : 0);
+		if (write)
+			netbe__vring_push(&vr, c.head, (uint32_t)c.len);
+		else
+			netbe__vring_push_read(&vr, c.head);
 		/* Only a guest buffer over the avail ring can add chains
 		 * (ours are filled with 0xab), and only so many. */
 		if (++taken > pending + 0x10000u)

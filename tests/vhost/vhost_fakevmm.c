@@ -11,6 +11,9 @@
  *      transmit ring (header and frame in separate descriptors, and via
  *      an indirect table) come out of netbe_recv as sent, with the
  *      guest's GSO header passed through.
+ *      A batch of 4 chains from the transmit ring: the used index moves
+ *      by 4, each chain's used entry holds its head; with
+ *      VIRTIO_F_IN_ORDER (the second VMM) the last one's must.
  *   1b. A TSO frame from netbe: segmented (checksums done) for a guest
  *      without GUEST_TSO4, whole in two merged buffers for one with it.
  *   1c. A reboot: GET_VRING_BASE stops both rings at the right index,
@@ -50,6 +53,7 @@
 #define F_PROTOCOL (1ULL << 30)
 #define F_INDIRECT (1ULL << 28)
 #define F_MRG (1ULL << 15)
+#define F_IN_ORDER (1ULL << 35)
 
 #define FAIL(...)                                                            \
 	do {                                                                 \
@@ -213,7 +217,8 @@ static void ring_setup(int s, int r)
 	msg_state(s, 18, (uint32_t)r, 1);
 }
 
-static bool guest_tso; /* the guest accepts GUEST_CSUM|GUEST_TSO4 */
+static bool guest_tso; /* the guest accepts GUEST_CSUM|GUEST_TSO4, and
+			  uses its rings in order (VIRTIO_F_IN_ORDER) */
 
 static void vmm_setup(int s)
 {
@@ -228,13 +233,16 @@ static void vmm_setup(int s)
 	    !(f & F_INDIRECT))
 		FAIL("features %#llx lack VERSION_1/PROTOCOL/MRG/INDIRECT",
 		     (unsigned long long)f);
+	if (!(f & F_IN_ORDER))
+		FAIL("features %#llx lack IN_ORDER", (unsigned long long)f);
 	msg_send(s, 15, false, NULL, 0, NULL, 0);
 	if ((reply(s, 15) & 9) != 9)
 		FAIL("protocol features lack MQ and REPLY_ACK");
 	msg_u64(s, 16, 9, NULL, 0, false);
 	msg_u64(s, 2, F_VERSION_1 | F_PROTOCOL | F_MRG | F_INDIRECT |
 			 NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
-			 (guest_tso ? NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 : 0),
+			 (guest_tso ? NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |
+					      F_IN_ORDER : 0),
 		NULL, 0, true);
 	msg_send(s, 5, true, &mt, sizeof(mt), &memfd, 1);
 	if (reply(s, 5) != 0)
@@ -370,12 +378,15 @@ static void check_batch_rearm(netbe_t *be)
 	struct iovec io[4];
 	struct netbe_msg m[4];
 	uint8_t f[700];
+	uint16_t heads[4];
 	int r = 0;
 
 	for (unsigned k = 0; k < 4; k++) {
 		unsigned d = (2 * avail_idx[1]) % NUM;
 		uint64_t hb = 0x80000 + (uint64_t)d * BUF;
 
+		used_elem(1, used_seen[1] + k)[0] = 0xffff; /* not written */
+		heads[k] = (uint16_t)d;
 		make_frame(f, 700, k);
 		memcpy(mem + hb, &h, 12);
 		memcpy(mem + hb + 64, f, 700);
@@ -393,6 +404,21 @@ static void check_batch_rearm(netbe_t *be)
 	if (__atomic_load_n(&used(1)[0], __ATOMIC_ACQUIRE) & 1)
 		FAIL("kicks left off (VRING_USED_F_NO_NOTIFY) after a batch "
 		     "took the last chain");
+	if ((uint16_t)(used_idx(1) - used_seen[1]) != 4)
+		FAIL("batch: used index moved by %u, want 4",
+		     (uint16_t)(used_idx(1) - used_seen[1]));
+	/* The last chain's entry is always written; the others only when
+	 * not in order (virtio 1.1, 2.6.9: in order, one entry may stand
+	 * for a batch; the core reads this handle one frame at a time, so
+	 * each is a batch here). */
+	for (unsigned k = 0; k < 4; k++) {
+		uint32_t id = used_elem(1, used_seen[1] + k)[0];
+
+		if ((k == 3 || !guest_tso) && id != heads[k])
+			FAIL("batch: used entry %u is %#x, want head %u (%s "
+			     "order)", k, id, heads[k],
+			     guest_tso ? "in" : "not in");
+	}
 	used_seen[1] += 4;
 }
 

@@ -10,7 +10,9 @@
  * (60 to 1514 bytes, a sequence number and a pattern) into the guest's
  * receive ring, and checks every frame testpmd sends back: MACs swapped,
  * the rest byte for byte as sent, in order, none missing, none extra, and
- * the backend's counters agreeing.  With RESTARTS > 0, testpmd is then
+ * the backend's counters agreeing.  testpmd must have negotiated
+ * VIRTIO_F_IN_ORDER (its log names its in-order paths), so the frames
+ * cross netbe's in-order used ring.  With RESTARTS > 0, testpmd is then
  * killed (SIGKILL, mid-traffic) and started again on the same socket
  * that many times, and each new one must carry N frames again: netbe
  * survives a VMM that vanishes and serves the next.
@@ -117,7 +119,8 @@ static pid_t testpmd_start(int *in)
 		/* Line-buffered, so the log shows when it forwards. */
 		execlp("stdbuf", "stdbuf", "-oL", "dpdk-testpmd", "--no-pci", "--no-huge",
 		       "-m", "128", "-l", "0,1", prefix, "--vdev", vdev,
-		       "--log-level=7", "--", "--total-num-mbufs=8192",
+		       "--log-level=7", "--log-level=pmd.net.virtio.init:info",
+		       "--", "--total-num-mbufs=8192",
 		       "--forward-mode=macswap", "--auto-start", (char *)NULL);
 		_exit(127);
 	}
@@ -135,14 +138,19 @@ static bool testpmd_wait(double end)
 	snprintf(logf, sizeof(logf), "%s/testpmd.%u.log", dir, gen_now);
 	while (now() < end) {
 		FILE *f = fopen(logf, "r");
-		bool up = false;
+		bool up = false, in_order = false;
 
-		while (f && !up && fgets(line, sizeof(line), f))
+		while (f && !up && fgets(line, sizeof(line), f)) {
 			up = strstr(line, "Press enter to exit") != NULL;
+			in_order |= strstr(line, "using inorder Tx path") != NULL;
+		}
 		if (f)
 			fclose(f);
+		if (up && !in_order)
+			printf("FAIL: testpmd did not take its in-order paths "
+			       "(VIRTIO_F_IN_ORDER not negotiated)\n");
 		if (up)
-			return true;
+			return in_order;
 		usleep(20000);
 	}
 	printf("FAIL: testpmd did not start forwarding\n");
