@@ -17,7 +17,8 @@
 #   netbe.big=MB          the served directory also holds /big, MB MiB of
 #                         random bytes; its MD5 is printed as a step
 #   netbe.serve=PORT      serve a page with netbe.expect on PORT until the
-#                         host fetches /cgi-bin/quit
+#                         host fetches /cgi-bin/quit (or netbe.serve_s=S
+#                         seconds pass, 40 by default)
 # Verdict: "GUEST-RESULT: ok" or "GUEST-RESULT: fail REASON"; progress
 # lines start with "GUEST-STEP:".
 /bin/busybox --install -s /bin
@@ -107,7 +108,7 @@ do_iperf() {
 	done
 }
 
-# Serves a page until the host fetches /cgi-bin/quit (or 40 s pass).
+# Serves a page until the host fetches /cgi-bin/quit (or serve_s pass).
 do_serve() {
 	mkdir -p /www/cgi-bin
 	echo "$arg_expect" >/www/index.html
@@ -121,7 +122,7 @@ do_serve() {
 	httpd -p "$arg_serve" -h /www || return 1
 	step "serving on port $arg_serve"
 	echo "GUEST-READY"
-	for _ in $(seq 400); do
+	for _ in $(seq $((${arg_serve_s:-40} * 10))); do
 		[ -e /tmp/quit ] && return 0
 		sleep 0.1
 	done
