@@ -13,6 +13,11 @@
 #   guest_wait_socket PATH PID  waits up to 5 s for netbe (PID) to make
 #                               socket PATH; fails the test otherwise
 #   guest_wait_line LOG PATTERN SECONDS
+#   guest_finish LOG URL        fetches URL (the guest's quit page) in $ns,
+#                               waits for the verdict in LOG, stops netbe
+#                               ($npid) with SIGINT, prints its log and
+#                               fails unless it exited 0 with no
+#                               sanitizer report
 #   guest_transport MODE DIR    sets spec (netbe's side) and netdev (QEMU's)
 #                               for MODE stream, dgram or vhost, sockets in
 #                               DIR; returns 1 for another MODE.  vhost
@@ -200,6 +205,20 @@ guest_wait() {
 	wait_qemu
 	case $line in *"GUEST-RESULT: ok"*) return 0 ;; esac
 	return 1
+}
+
+guest_finish() {
+	ip netns exec "$ns" timeout 10 busybox wget -q -O /dev/null "$2" ||
+		fail "quit request"
+	guest_wait "$1" 30 || fail "guest verdict"
+	kill -INT "$npid"
+	wait "$npid"
+	rc=$?
+	npid=
+	sed 's/^/  netbe: /' "$tmp/netbe.log"
+	[ $rc = 0 ] || fail "netbe exit status $rc after SIGINT"
+	! grep -qE 'runtime error|Sanitizer' "$tmp/netbe.log" ||
+		fail "sanitizer report from netbe"
 }
 
 # Lets QEMU power off by itself, then makes sure it is gone.
