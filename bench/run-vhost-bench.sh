@@ -245,3 +245,20 @@ for size in $sizes; do
 			"$(awk '{printf "%.2f@%s ", $1 / 1e6, $2}' "$f")"
 	done
 done
+
+# Paired per round: each netbe-* or base-* contender's Mpps per core over
+# dpdk-rx / dpdk-tx's in the same round.  The host places this machine's
+# two vCPUs in a "slow" or a "fast" way and changes it within minutes
+# (every contender 1.5-3x faster in a fast round), so a ratio of medians
+# can mix placements; a ratio within one round does not.
+pairs=''
+for size in $sizes; do
+	for c in $only; do
+		case $c in netbe-rx* | base-rx*) d=dpdk-rx ;; netbe-tx* | base-tx*) d=dpdk-tx ;; *) continue ;; esac
+		f=$tmp/res.$c.$size g=$tmp/res.$d.$size
+		[ -s "$g" ] || continue
+		[ -n "$pairs" ] || { echo; echo "per round: Mpps per core over DPDK's vhost PMD's (dpdk-rx, dpdk-tx) in the same round"; pairs=1; }
+		printf '%-15s %5s   %s\n' "$c" "$size" "$(paste "$f" "$g" | awk '$2 > 0 && $4 > 0 {
+			printf "%.2f ", ($1 / $2) / ($3 / $4) }')"
+	done
+done
