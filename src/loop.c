@@ -31,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netbe_int.h"
@@ -431,4 +432,12 @@ NETBE__EXPORT void netbe_watch_del(netbe_watch_t *w)
 	loop->zombies = w;
 	wait_not_current(loop, w);
 	pthread_mutex_unlock(&loop->lock);
+}
+
+uint64_t netbe__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }

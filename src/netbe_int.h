@@ -70,6 +70,9 @@ static inline void netbe__count(uint64_t *c, uint64_t n)
 	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
 }
 
+/* CLOCK_MONOTONIC in nanoseconds (loop.c). */
+uint64_t netbe__now_ns(void);
+
 /* iovec helpers (iov.c). */
 size_t netbe__iov_len(const struct iovec *iov, int iovcnt);
 /* Calls @fn on each piece of bytes [@off, @off + @len) of @iov, with the

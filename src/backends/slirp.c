@@ -504,11 +504,8 @@ static void slirpbe_cb_guest_error(const char *msg, void *opaque)
 
 static int64_t slirpbe_cb_clock_get_ns(void *opaque)
 {
-	struct timespec ts;
-
 	(void)opaque;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)netbe__now_ns();
 }
 
 static void slirpbe_kick(struct slirpbe_priv *p)

@@ -81,7 +81,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "offload.h"
@@ -261,19 +260,11 @@ static void vhu_self_kick(struct vhu_pair *pp, struct netbe__vh_vq *q)
 	}
 }
 
-static uint64_t vhu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Has the ring been empty for the grace period (since the first empty
  * look after chains)? */
 static bool vhu_dry(struct vhu_pair *pp)
 {
-	uint64_t now = vhu_now_ns();
+	uint64_t now = netbe__now_ns();
 
 	if (!pp->dry_since)
 		pp->dry_since = now;
@@ -288,7 +279,7 @@ static bool vhu_dry(struct vhu_pair *pp)
  * at most every 5 us. */
 static bool vhu_idle_drain(struct vhu_pair *pp)
 {
-	uint64_t now = vhu_now_ns();
+	uint64_t now = netbe__now_ns();
 
 	if (!pp->idle_since)
 		pp->idle_since = now;

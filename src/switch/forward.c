@@ -52,20 +52,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "switch/sw.h"
 
 #define ETH_P_8021Q 0x8100
 #define ETH_MIN (2 * 6 + 2)
-
-uint64_t netbe__sw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 bool netbe__sw_lossless(const struct netbe_switch *sw)
 {
@@ -390,7 +381,7 @@ static void flush_port(struct netbe_switch *sw, struct sw_port *in,
 
 static void forward(struct netbe_switch *sw, struct sw_port *in, int n)
 {
-	uint64_t now = netbe__sw_now_ns();
+	uint64_t now = netbe__now_ns();
 
 	sw->ntouched = 0;
 	for (int i = 0; i < n; i++) {
@@ -427,7 +418,7 @@ static int rx_budget(struct sw_port *p, netbe_t *q)
 
 	if (!netbe__limit_active(&p->lim[0]))
 		return SW_BATCH;
-	now = netbe__sw_now_ns();
+	now = netbe__now_ns();
 	frames = netbe__bucket_avail(&p->lim[0].frames, now);
 	bytes = netbe__bucket_avail(&p->lim[0].bytes, now);
 	if (frames && bytes >= (uint64_t)SW_BATCH * NETBE_MAX_FRAME)
@@ -515,7 +506,7 @@ static int queued_batch(struct sw_port *p, uint64_t now, bool *held)
  * the tx limit lets it (then a timer goes on). */
 static void drain(struct sw_port *p)
 {
-	uint64_t before[NETBE_DROP_NREASONS], now = netbe__sw_now_ns();
+	uint64_t before[NETBE_DROP_NREASONS], now = netbe__now_ns();
 	bool held = false;
 
 	while (p->qlen && !held) {
@@ -648,7 +639,7 @@ static void rx_limit_pause(struct sw_port *p)
 	if (!netbe__limit_active(&p->lim[0]) || p->rate_paused)
 		return;
 	wait = netbe__limit_wait_ns(&p->lim[0], p->rx_need,
-				    netbe__sw_now_ns());
+				    netbe__now_ns());
 	if (wait == 0)
 		return;
 	if (netbe_loop_add_timer(p->sw->loop, (unsigned)(wait / 1000000) + 1,

@@ -110,7 +110,6 @@ void netbe__sw_rx_cb(int fd, int events, void *arg);
 void netbe__sw_tx_ready(int fd, int events, void *arg);
 void netbe__sw_queue_free(struct sw_port *p);
 bool netbe__sw_lossless(const struct netbe_switch *sw);
-uint64_t netbe__sw_now_ns(void);
 void netbe__sw_resume(struct sw_port *p);
 void netbe__sw_stall_check(struct sw_port *p);
 

@@ -162,7 +162,7 @@ static int port_limits(struct sw_port *p, const netbe_config_t *c)
 	static const char *const keys[2][2] = { { "rx_rate", "rx_pps" },
 						{ "tx_rate", "tx_pps" } };
 	unsigned long rate, pps, burst = 0;
-	uint64_t now = netbe__sw_now_ns();
+	uint64_t now = netbe__now_ns();
 	int r;
 
 	if ((r = get_uint(c, "burst", ~0UL, &burst)) < 0)
@@ -405,7 +405,7 @@ static void age_tick(int fd, int events, void *arg)
 
 	(void)fd;
 	(void)events;
-	netbe__fdb_age(sw->fdb, netbe__sw_now_ns() / 1000000);
+	netbe__fdb_age(sw->fdb, netbe__now_ns() / 1000000);
 	for (unsigned i = 0; i < sw->nslots; i++) {
 		if (!sw->ports[i])
 			continue;
@@ -547,7 +547,7 @@ NETBE__EXPORT int netbe_switch_fdb(const netbe_switch_t *sw, netbe_fdb_fn fn,
 {
 	struct fdb_visit v = { sw, fn, arg };
 
-	return netbe__fdb_foreach(sw->fdb, netbe__sw_now_ns() / 1000000,
+	return netbe__fdb_foreach(sw->fdb, netbe__now_ns() / 1000000,
 				  fdb_visit, &v);
 }
 
