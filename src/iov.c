@@ -46,8 +46,8 @@ static void copy_in(void *buf, void *p, size_t n, size_t done)
 	memcpy(p, (const char *)buf + done, n);
 }
 
-size_t netbe__iov_to_buf(const struct iovec *iov, int iovcnt, size_t off,
-			 void *buf, size_t len)
+size_t netbe__iov_to_buf_walk(const struct iovec *iov, int iovcnt,
+			      size_t off, void *buf, size_t len)
 {
 	return netbe__iov_walk(iov, iovcnt, off, len, copy_out, buf);
 }

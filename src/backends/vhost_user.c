@@ -777,10 +777,7 @@ static ssize_t vhu_tx_one(struct vhu_priv *p, struct netbe__queue *bq,
 
 	if (len < VHU_HDR + 14)
 		return -EINVAL;
-	if (iov[0].iov_len >= VHU_HDR)
-		memcpy(&h, iov[0].iov_base, VHU_HDR); /* inline, forwardable */
-	else
-		netbe__iov_to_buf(iov, iovcnt, 0, &h, VHU_HDR);
+	netbe__iov_to_buf(iov, iovcnt, 0, &h, VHU_HDR);
 	if (vhu_tx_needs(&h) & ~p->dev->features)
 		return vhu_tx_soft(p, bq, q, iov, iovcnt, len, &h);
 	return vhu_tx_native(p, bq, q, iov, iovcnt, len, &h);
