@@ -46,14 +46,13 @@ cleanup() {
 	[ -n "${GUEST_PID:-}" ] && kill -9 "$GUEST_PID" 2>/dev/null
 	for p in $npid $ppid; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	ip netns del $ns 2>/dev/null
+	cli_netns_del
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ip netns add $ns || guest_skip "cannot create a network namespace"
-ip -n $ns link set lo up
+cli_netns_add $ns
 guest_transport vhost "$tmp"
 GUEST_QEMU="$GUEST_QEMU,reconnect=1" # the chardev is its last option
 
