@@ -21,6 +21,12 @@
  * server=1) and netbe connects (server=off), reconnecting to each new
  * testpmd by itself.
  *
+ * "vhost_testpmd N R mq" uses two queue pairs on both sides (queues=2,
+ * testpmd --rxq=2 --txq=2, which enables the second pair through its
+ * control queue): frames alternate between netbe's queues 0 and 1, and
+ * each must come back on the queue it was sent on (testpmd forwards
+ * receive queue i to transmit queue i), in order per queue.
+ *
  * Exits 0 on success, 1 on a failure (printed), 77 when dpdk-testpmd is
  * not installed.
  */
@@ -50,6 +56,7 @@ static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 static char dir[64], sock[128];
 static unsigned gen_now; /* testpmd's log is testpmd.GEN.log */
 static bool vmm_listens;  /* "client": testpmd listens, netbe connects */
+static unsigned nq = 1;   /* "mq": 2 queue pairs */
 static int log_warns;
 
 static void log_fn(enum netbe_log_level lvl, const char *msg, void *opaque)
@@ -98,8 +105,12 @@ static pid_t testpmd_start(int *in)
 	int pfd[2];
 	pid_t pid;
 
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1%s",
-		 sock, vmm_listens ? ",server=1" : "");
+	char rxq[16], txq[16];
+
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=%u%s",
+		 sock, nq, vmm_listens ? ",server=1" : "");
+	snprintf(rxq, sizeof(rxq), "--rxq=%u", nq);
+	snprintf(txq, sizeof(txq), "--txq=%u", nq);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=nbvh%d", (int)getpid());
 	snprintf(logf, sizeof(logf), "%s/testpmd.%u.log", dir, gen_now);
 	if (vmm_listens)
@@ -120,7 +131,7 @@ static pid_t testpmd_start(int *in)
 		execlp("stdbuf", "stdbuf", "-oL", "dpdk-testpmd", "--no-pci", "--no-huge",
 		       "-m", "128", "-l", "0,1", prefix, "--vdev", vdev,
 		       "--log-level=7", "--log-level=pmd.net.virtio.init:info",
-		       "--", "--total-num-mbufs=8192",
+		       "--", "--total-num-mbufs=8192", rxq, txq,
 		       "--forward-mode=macswap", "--auto-start", (char *)NULL);
 		_exit(127);
 	}
@@ -206,34 +217,42 @@ static bool check(const uint8_t *got, ssize_t len, unsigned want,
 	return false;
 }
 
+/* Frame @seq travels on queue seq % nq; per queue they stay in order. */
 static int ping_pong(netbe_t *be, unsigned n, unsigned gen)
 {
 	double end = now() + TIMEOUT_S;
-	unsigned sent = 0, got = 0;
+	unsigned sent = 0, got = 0, next[2] = { 0, 1 };
 	uint8_t buf[2048];
 
 	while (got < n && now() < end) {
+		netbe_t *q = netbe_get_queue(be, sent % nq);
 		struct iovec v = { buf, sizeof(buf) };
-		ssize_t r;
+		ssize_t r = 0;
 
 		if (sent < n && sent - got < WINDOW) {
-			if (!send_one(be, sent, gen, end))
+			if (!send_one(q, sent, gen, end))
 				return 1;
 			sent++;
 			continue;
 		}
-		r = netbe_recv(be, &v, 1);
+		for (unsigned i = 0; i < nq && r == 0; i++) {
+			q = netbe_get_queue(be, i);
+			r = netbe_recv(q, &v, 1);
+			if (r > 0 && !check(buf, r, next[i], gen)) {
+				printf("FAIL: on queue %u\n", i);
+				return 1;
+			}
+			if (r > 0)
+				next[i] += nq;
+		}
 		if (r < 0) {
 			printf("FAIL: recv: %zd\n", r);
 			return 1;
 		}
-		if (r == 0) {
+		if (r == 0)
 			usleep(20);
-			continue;
-		}
-		if (!check(buf, r, got, gen))
-			return 1;
-		got++;
+		else
+			got++;
 	}
 	if (got != n) {
 		printf("FAIL: %u of %u frames came back in %d s\n", got, n,
@@ -247,6 +266,22 @@ static void *loop_main(void *arg)
 {
 	netbe_loop_run(arg);
 	return NULL;
+}
+
+/* With two queue pairs each must have carried its half both ways. */
+static int queue_counts(netbe_t *be, unsigned n)
+{
+	struct netbe_stats qs;
+
+	netbe_get_queue_stats(netbe_get_queue(be, 1), &qs);
+	printf("queue 1 so far: %llu frames out, %llu back\n",
+	       (unsigned long long)qs.tx_frames,
+	       (unsigned long long)qs.rx_frames);
+	if (qs.rx_frames < n / 2 || qs.tx_frames < n / 2) {
+		printf("FAIL: queue 1 carried less than its half\n");
+		return 1;
+	}
+	return 0;
 }
 
 static int run(netbe_t *be, unsigned n, unsigned restarts)
@@ -272,6 +307,8 @@ static int run(netbe_t *be, unsigned n, unsigned restarts)
 						    st0.rx_frames), n);
 			r = 1;
 		}
+		if (r == 0 && nq > 1)
+			r = queue_counts(be, n);
 		sent_total += n;
 		printf("generation %u: %u frames there and back%s\n", g, n,
 		       r ? " FAILED" : "");
@@ -312,8 +349,9 @@ int main(int argc, char **argv)
 	if (netbe_loop_new(&loop) < 0)
 		return 1;
 	vmm_listens = argc > 3 && !strcmp(argv[3], "client");
-	snprintf(spec, sizeof(spec), "vhost-user,path=%s%s", sock,
-		 vmm_listens ? ",server=off,reconnect=100" : "");
+	nq = argc > 3 && !strcmp(argv[3], "mq") ? 2 : 1;
+	snprintf(spec, sizeof(spec), "vhost-user,path=%s,queues=%u%s", sock,
+		 nq, vmm_listens ? ",server=off,reconnect=100" : "");
 	r = netbe_open(&be, spec, loop, nop_cb, NULL);
 	if (r < 0) {
 		printf("FAIL: open %s: %s\n", spec, netbe_last_error());
