@@ -937,6 +937,21 @@ static int vhu_reply(struct vhu_priv *p, const struct netbe__vh_msg *rep)
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
+/* Says which regions of a new memory table the VMM could still shrink
+ * under us (mem.c: a SIGBUS here), once per table. */
+static void vhu_mem_note(struct vhu_priv *p)
+{
+	const struct netbe__vh_mem *m = &p->dev->mem;
+
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->r[i].shrinkable)
+			netbe__q_log(p->bq, NETBE_LOG_INFO, "vhost-user: memory "
+				     "region %u (%llu MiB) is not a sealable "
+				     "memfd: if the VMM shrank its file, this "
+				     "process would fault", i,
+				     (unsigned long long)(m->r[i].size >> 20));
+}
+
 /* Handles the message read; -errno when the connection must end. */
 static int vhu_serve(struct vhu_priv *p)
 {
@@ -954,6 +969,8 @@ static int vhu_serve(struct vhu_priv *p)
 	else
 		netbe__q_log(p->bq, NETBE_LOG_DEBUG, "vhost-user: %s",
 			     netbe__vh_req_name(p->msg.request));
+	if (!why && p->msg.request == VHU_SET_MEM_TABLE)
+		vhu_mem_note(p);
 	p->have = 0;
 	return r == 1 ? vhu_reply(p, &rep) : 0;
 }

@@ -19,9 +19,18 @@
  *   overflow and within the file's size (fstat: touching a MAP_SHARED
  *   page past the end of a file raises SIGBUS), and no overlap with
  *   another region in guest-physical or VMM-virtual space (an overlap
- *   would make a translation ambiguous).  A VMM that shrinks the file
- *   after we mapped it can still raise SIGBUS in us; see
- *   docs/security.md.
+ *   would make a translation ambiguous).
+ *
+ *   A VMM that shrinks the file after we mapped it would raise SIGBUS in
+ *   us at the next touch of a cut page.  A memfd can be sealed against
+ *   that by anyone holding it, unless its creator forbade sealing: so
+ *   before the size check each region's file gets F_SEAL_SHRINK when it
+ *   lacks it and takes it (QEMU's memory-backend-memfd arrives sealed
+ *   already, seal=on by default; a memfd made with MFD_ALLOW_SEALING but
+ *   left unsealed gets it from us).  Sealing first means the size we
+ *   check cannot drop after.  A region whose file cannot be sealed
+ *   (DPDK's memfds, hugetlbfs or tmpfs files) is marked shrinkable and
+ *   the backend says so in its log; see docs/security.md.
  *
  *   Lookups scan the regions linearly: QEMU sends one to three (below
  *   and above the 4 GiB hole), DPDK a few; a scan of <= 8 entries costs
@@ -31,6 +40,7 @@
  *   guest's buffers mostly come from one pool, so the scan is skipped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -106,9 +116,10 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 }
 
 /* Checks one region against the file behind @fd and the regions before
- * it; @why says what is wrong. */
+ * it; @why says what is wrong.  Seals the file against shrinking where
+ * it can, else sets *@shrinkable. */
 static int region_check(const struct netbe__vh_region_msg *reg, unsigned i,
-			int fd, const char **why)
+			int fd, bool *shrinkable, const char **why)
 {
 	const struct netbe__vh_region_msg *g = &reg[i];
 	struct stat st;
@@ -126,6 +137,9 @@ static int region_check(const struct netbe__vh_region_msg *reg, unsigned i,
 			*why = "regions overlap";
 			return -EINVAL;
 		}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 &&
+	    !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
+		*shrinkable = true; /* not a memfd, or sealing forbidden */
 	if (fstat(fd, &st) < 0) {
 		*why = "region fd cannot be examined (fstat)";
 		return -errno;
@@ -168,12 +182,15 @@ int netbe__vh_mem_map(struct netbe__vh_mem *m,
 		*why = "more than 8 regions";
 		return -E2BIG;
 	}
+	bool shrinkable[NETBE__VH_MEM_MAX] = { false };
+
 	for (unsigned i = 0; i < n && r == 0; i++)
-		r = region_check(reg, i, fds[i], why);
+		r = region_check(reg, i, fds[i], &shrinkable[i], why);
 	for (unsigned i = 0; i < n && r == 0; i++) {
 		r = region_map(&m->r[i], &reg[i], fds[i], why);
 		if (r == 0)
 			m->n = i + 1;
+		m->r[i].shrinkable = shrinkable[i];
 	}
 	if (r < 0)
 		netbe__vh_mem_unmap(m);

@@ -21,6 +21,7 @@ struct netbe__vh_region {
 	uint8_t *host;	/* our address of gpa */
 	void *map;	/* what we mmap()ed (NULL: not ours to unmap) */
 	size_t map_len;
+	bool shrinkable;	/* its file could not be sealed (F_SEAL_SHRINK) */
 };
 
 struct netbe__vh_mem {

@@ -114,6 +114,10 @@ echo "ok: netbe used $cpu % of a core while no VMM was there"
 [ "$cpu" -lt 10 ] || fail "netbe spins without a VMM: $cpu %"
 grep -q "vhost-user,path=$tmp/vhost.sock.*VMM disconnected" "$tmp/netbe.log" ||
 	fail "QEMU leaving is not logged under the port's name"
+# QEMU's memory-backend-memfd comes sealed (seal=on): no shrink can
+# fault netbe, and netbe logs no unsealable region.
+! grep -q "not a sealable memfd" "$tmp/netbe.log" ||
+	fail "QEMU's guest memory arrived as an unsealable file"
 kill $ppid 2>/dev/null
 wait $ppid 2>/dev/null
 ppid=

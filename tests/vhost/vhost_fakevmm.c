@@ -26,10 +26,13 @@
  *      get failure acks and a log line; a wrong payload size likewise;
  *      then a header with a bad version makes netbe drop the connection.
  *   5. A new VMM on the same socket is served: setup and frames again.
+ *   Each time, the memfd (made with MFD_ALLOW_SEALING, left unsealed)
+ *   comes back sealed against shrinking: no ftruncate can fault netbe.
  *
  * Exits 0 on success, 1 on a failure (printed).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -247,6 +250,12 @@ static void vmm_setup(int s)
 	msg_send(s, 5, true, &mt, sizeof(mt), &memfd, 1);
 	if (reply(s, 5) != 0)
 		FAIL("SET_MEM_TABLE not acknowledged");
+	/* Our memfd allows sealing and we left it unsealed: netbe seals it
+	 * against shrinking, so no shrink can fault netbe. */
+	if (!(fcntl(memfd, F_GET_SEALS) & F_SEAL_SHRINK))
+		FAIL("netbe did not seal the memory table's memfd");
+	if (ftruncate(memfd, MEM_SIZE / 2) == 0 || errno != EPERM)
+		FAIL("the memfd could be shrunk under netbe");
 	ring_setup(s, 0);
 	ring_setup(s, 1);
 }
@@ -558,7 +567,7 @@ int main(void)
 		return 1;
 	snprintf(sock_path, sizeof(sock_path), "%s/v.sock", dir);
 	netbe_set_log_fn(log_fn, NETBE_LOG_INFO, NULL);
-	memfd = memfd_create("guest", MFD_CLOEXEC);
+	memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || ftruncate(memfd, MEM_SIZE) < 0)
 		return 1;
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
