@@ -352,6 +352,20 @@ sort -k1,1 -k3,3 -k4,4g "$results" | awk '$3 ~ /^flood_(cpu[0-9]+_busy|offered_m
 	k = $1 " " $3; n[k]++; v[k, n[k]] = $4; if (n[k] == 1) o[++m] = k }
 	END { for (i = 1; i <= m; i++) { k = o[i]; c = n[k]; h = int((c + 1) / 2)
 		printf "  %s %s\n", k, c % 2 ? v[k, h] : (v[k, h] + v[k, h + 1]) / 2 } }'
+# Paired per round: netbe's contenders over the bridge (TCP, RTT) and
+# vde (64 B) of the same round.  The host places this machine's two
+# vCPUs in a slow or a fast way and changes it within minutes, so a
+# ratio of medians can mix placements; a ratio within one round does not.
+echo "per round: TCP xbr; 64B xvde; RTT xbr"
+awk '{ v[$1, $2, $3] = $4; r[$2] = 1; c[$1] = 1 }
+	function q(a, b) { return b > 0 && a != "" ? sprintf("%.2f", a / b) : "-" }
+	END { split("netbe netbe-bp stream stream-off", C, " ")
+		for (j = 1; j in C; j++) { n = C[j]; if (!(n in c)) continue
+			printf "  %-10s", n
+			split("tcp_gbps:bridge flood_mpps:vde rtt_us:bridge", M, " ")
+			for (k = 1; k in M; k++) { split(M[k], x, ":")
+				for (i = 1; i in r; i++) printf " %s", q(v[n, i, x[1]], v[x[2], i, x[1]])
+				printf k < 3 ? " ;" : "\n" } } }' "$results"
 echo "results:"
 cat "$results"
 [ -f "$tmp/stream.counters" ] && { echo "stream counters:"; cat "$tmp/stream.counters"; }

@@ -173,4 +173,20 @@ for c in $contenders; do
 		"$(echo "$f $kf" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }')" "$b" \
 		"$(echo "$b $kb" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }')"
 done
+# Paired per round: each contender over kk of the same round.  The host
+# places this machine's two vCPUs in a slow or a fast way and changes it
+# within minutes, so a ratio of medians can mix placements; a ratio
+# within one round does not.
+echo
+echo "per round: ratio to kernel <-> kernel in the same round, A->B; B->A"
+for c in $contenders; do
+	[ $c = kk ] && continue
+	printf '%-4s' $c
+	for d in fwd rev; do
+		awk -v c=$c -v d=$d '$3 == d && ($1 == c || $1 == "kk") { v[$1, $2] = $4; r[$2] = 1 }
+			END { for (i = 1; i in r; i++) printf " %s", (v["kk", i] > 0 ? sprintf("%.2f", v[c, i] / v["kk", i]) : "-") }' "$results"
+		[ $d = fwd ] && printf ' ;'
+	done
+	echo
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
