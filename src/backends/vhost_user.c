@@ -68,6 +68,14 @@
  *   did not negotiate is finished here by the same engine (offload.c),
  *   all segments of a frame into the ring or none.
  *
+ *   Live migration.  While the VMM logs, send marks in the dirty log
+ *   the bytes it wrote into each chain (vhu_log_iov, after the writes),
+ *   vring.c the used ring; with logging off that is one untaken branch
+ *   per frame.  SEND_RARP on the destination makes queue 0's next
+ *   receive a RARP from the guest's MAC (as QEMU's own announcement for
+ *   a guest without GUEST_ANNOUNCE), so a switch port learns at once
+ *   that the guest is now here.
+ *
  *   Threads and the VMM as an adversary: see src/vhost/proto.c (ring
  *   locks) and src/vhost/vring.c (what is checked).  A ring that breaks
  *   is logged once with the reason, counted as one "ring" drop on its
@@ -101,7 +109,8 @@
 	 NETBE_F_HOST_UFO)
 #define VHU_OFFER_BASE                                                       \
 	(VHU_F_VERSION_1 | VHU_F_PROTOCOL_FEATURES | VHU_F_EVENT_IDX |       \
-	 VHU_F_INDIRECT_DESC | VHU_F_IN_ORDER | NETBE_F_MRG_RXBUF)
+	 VHU_F_INDIRECT_DESC | VHU_F_IN_ORDER | NETBE_F_MRG_RXBUF |          \
+	 VHU_F_LOG_ALL)
 /* Offloads we carry: frames from the guest with its CSUM/HOST_* ones
  * (GUEST_* seen from the frontend), and frames to it needing checksums
  * or segmentation (finished here when the guest did not accept them). */
@@ -150,6 +159,10 @@ struct vhu_priv {
 	unsigned npairs;
 	struct vhu_pair *pair;
 	struct netbe__vh_dev *dev;
+	/* SEND_RARP: the migrated guest's MAC, announced by queue 0's next
+	 * receive while rarp is set. */
+	uint8_t rarp_mac[6];
+	int rarp;
 	/* The message being read (loop thread only). */
 	struct netbe__vh_msg msg;
 	size_t have;
@@ -224,6 +237,25 @@ static void vhu_hook_wake(void *arg, unsigned i)
 		p->dev->vq[i].vr.notify = true;
 		netbe__vring_notify_off(&p->dev->vq[i].vr);
 	}
+}
+
+/* A migrated guest arrived: queue 0's next receive is a RARP from its
+ * MAC (vhu_rarp_take), which teaches switches where it is now; the kick
+ * poked so the core comes for it. */
+static void vhu_hook_rarp(void *arg, const uint8_t mac[6])
+{
+	struct vhu_priv *p = arg;
+	struct netbe__vh_vq *q = &p->dev->vq[1];
+
+	netbe__q_log(p->bq, NETBE_LOG_INFO, "vhost-user: the guest migrated "
+		     "here; announcing %02x:%02x:%02x:%02x:%02x:%02x",
+		     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	pthread_mutex_lock(&q->lock);
+	memcpy(p->rarp_mac, mac, 6);
+	__atomic_store_n(&p->rarp, 1, __ATOMIC_RELEASE);
+	vhu_poke(q->kick);
+	p->pair[0].poked = q->kick >= 0;
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* ---- the data path -------------------------------------------------------- */
@@ -462,6 +494,34 @@ static void vhu_rx_loop(struct vhu_priv *p, struct netbe__queue *bq,
 	}
 }
 
+#define VHU_RARP_LEN (VHU_HDR + 60)
+
+/* The RARP SEND_RARP asked for into @m (as QEMU's self-announce builds
+ * it: broadcast, reverse request, sender and target our MAC, no IP),
+ * behind a zero header; false when none is due or it does not fit. */
+static bool vhu_rarp_take(struct vhu_priv *p, struct netbe__queue *bq,
+			  struct netbe_msg *m)
+{
+	static const uint8_t arp[10] = { 0x80, 0x35, 0, 1, 0x08, 0, 6, 4, 0,
+					 3 };
+	uint8_t f[VHU_RARP_LEN] = { 0 }, *e = f + VHU_HDR;
+
+	if (bq->idx || !__atomic_load_n(&p->rarp, __ATOMIC_ACQUIRE) ||
+	    !__atomic_exchange_n(&p->rarp, 0, __ATOMIC_ACQ_REL))
+		return false;
+	if (netbe__iov_len(m->iov, m->iovcnt) < VHU_RARP_LEN) {
+		netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
+		return false;
+	}
+	memset(e, 0xff, 6);
+	memcpy(e + 6, p->rarp_mac, 6);
+	memcpy(e + 12, arp, sizeof(arp));
+	memcpy(e + 22, p->rarp_mac, 6);	/* sender hardware address */
+	memcpy(e + 32, p->rarp_mac, 6);	/* target hardware address */
+	m->len = netbe__buf_to_iov(f, sizeof(f), m->iov, m->iovcnt, 0);
+	return true;
+}
+
 static int vhu_rx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
 		  bool report, struct vhu_rx *st)
 {
@@ -469,6 +529,8 @@ static int vhu_rx(struct netbe__queue *bq, struct netbe_msg *msgs, int n,
 	struct netbe__vh_vq *q = &p->dev->vq[2 * bq->idx + 1];
 
 	memset(st, 0, sizeof(*st));
+	if (n > 0 && vhu_rarp_take(p, bq, &msgs[0]))
+		return st->got = 1; /* the poked kick brings the core back */
 	pthread_mutex_lock(&q->lock);
 	if (q->live && !q->vr.broken)
 		vhu_rx_loop(p, bq, q, msgs, n, st, report);
@@ -511,6 +573,8 @@ static ssize_t vhu_peek_recvlen(struct netbe__queue *bq)
 	ssize_t len = 0;
 	int k;
 
+	if (!bq->idx && __atomic_load_n(&p->rarp, __ATOMIC_ACQUIRE))
+		return VHU_RARP_LEN;
 	pthread_mutex_lock(&q->lock);
 	while (q->live && len == 0) {
 		k = netbe__vring_peek(&q->vr, false, pp->tiov, VHU_IOV, &c);
@@ -590,6 +654,19 @@ static void vhu_hdr_put(uint8_t *dst, const uint8_t *src, unsigned gh)
 		memcpy(dst + 8, &b, gh - 8);
 }
 
+/* Marks the first @len bytes of chain @iov dirty while the VMM logs
+ * (live migration: SET_LOG_BASE, LOG_ALL), after we wrote them. */
+static void vhu_log_iov(const struct vhu_priv *p, const struct netbe__vh_vq *q,
+			const struct iovec *iov, int n, size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		size_t k = iov[i].iov_len < len ? iov[i].iov_len : len;
+
+		netbe__vh_log_host(q->vr.log, &p->dev->mem, iov[i].iov_base, k);
+		len -= k;
+	}
+}
+
 /* The common case: a frame in one piece into a chain of one buffer
  * that holds it (num_buffers 1).  The header line is left alone when it
  * already says what we would write - a recycled buffer mostly does (no
@@ -632,6 +709,8 @@ static ssize_t vhu_tx_chains(struct vhu_priv *p, struct netbe__queue *bq,
 		}
 		netbe__vring_take(&q->vr);
 		n = vhu_tx_fill(t, ciov, c->niov, c->len);
+		if (q->vr.log)
+			vhu_log_iov(p, q, ciov, c->niov, n);
 		netbe__vring_push(&q->vr, c->head, (uint32_t)n);
 		if (!nbuf++)
 			first = *c;
@@ -643,6 +722,8 @@ static ssize_t vhu_tx_chains(struct vhu_priv *p, struct netbe__queue *bq,
 		uint16_t nb = mrg ? nbuf : 1;
 
 		netbe__buf_to_iov(&nb, 2, pp->riov0, first.niov, 10);
+		if (q->vr.log)
+			vhu_log_iov(p, q, pp->riov0, first.niov, VHU_HDR);
 	}
 	return (ssize_t)(t->total - t->gh + VHU_HDR);
 }
@@ -661,6 +742,8 @@ static ssize_t vhu_tx_frame(struct vhu_priv *p, struct netbe__queue *bq,
 
 	if (k > 0 && t->iovcnt == 1 && c.niov == 1 && c.len >= t->total) {
 		vhu_tx_flat(t, pp->riov0);
+		if (q->vr.log)
+			vhu_log_iov(p, q, pp->riov0, 1, t->total);
 		netbe__vring_take(&q->vr);
 		netbe__vring_push(&q->vr, c.head, (uint32_t)t->total);
 		return (ssize_t)(t->total - t->gh + VHU_HDR);
@@ -1089,7 +1172,8 @@ static int vhu_parse(struct vhu_priv *p, const struct netbe__opts *o)
 static int vhu_alloc(struct vhu_priv *p)
 {
 	const struct netbe__vh_hooks hooks = {
-		.kick = vhu_hook_kick, .wake = vhu_hook_wake, .arg = p,
+		.kick = vhu_hook_kick, .wake = vhu_hook_wake,
+		.rarp = vhu_hook_rarp, .arg = p,
 	};
 	uint64_t offer = VHU_OFFER_BASE | VHU_OFFER_OFFL |
 			 (p->npairs > 1 ? NETBE_F_MQ : 0);

@@ -115,6 +115,27 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+/* Seals @fd against shrinking where it can (else sets *@shrinkable),
+ * then checks that it holds @end bytes. */
+static int file_check(int fd, uint64_t end, bool *shrinkable,
+		      const char **why)
+{
+	struct stat st;
+
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 &&
+	    !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
+		*shrinkable = true; /* not a memfd, or sealing forbidden */
+	if (fstat(fd, &st) < 0) {
+		*why = "fd of a mapping cannot be examined (fstat)";
+		return -errno;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end) {
+		*why = "mapping extends past the end of its file";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks one region against the file behind @fd and the regions before
  * it; @why says what is wrong.  Seals the file against shrinking where
  * it can, else sets *@shrinkable. */
@@ -122,7 +143,6 @@ static int region_check(const struct netbe__vh_region_msg *reg, unsigned i,
 			int fd, bool *shrinkable, const char **why)
 {
 	const struct netbe__vh_region_msg *g = &reg[i];
-	struct stat st;
 
 	if (!g->size || g->gpa + g->size < g->gpa ||
 	    g->uva + g->size < g->uva ||
@@ -137,19 +157,7 @@ static int region_check(const struct netbe__vh_region_msg *reg, unsigned i,
 			*why = "regions overlap";
 			return -EINVAL;
 		}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 &&
-	    !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
-		*shrinkable = true; /* not a memfd, or sealing forbidden */
-	if (fstat(fd, &st) < 0) {
-		*why = "region fd cannot be examined (fstat)";
-		return -errno;
-	}
-	if (S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size < g->mmap_offset + g->size) {
-		*why = "region extends past the end of its file";
-		return -EINVAL;
-	}
-	return 0;
+	return file_check(fd, g->mmap_offset + g->size, shrinkable, why);
 }
 
 static int region_map(struct netbe__vh_region *r,
@@ -203,4 +211,75 @@ void netbe__vh_mem_unmap(struct netbe__vh_mem *m)
 		if (m->r[i].map)
 			munmap(m->r[i].map, m->r[i].map_len);
 	m->n = 0;
+}
+
+/* ---- the dirty log ------------------------------------------------------ */
+
+int netbe__vh_log_map(struct netbe__vh_log *l, int fd, uint64_t size,
+		      uint64_t offset, const char **why)
+{
+	bool shrinkable = false;
+	void *p;
+	int r;
+
+	if (!size || offset + size < offset || offset + size > SIZE_MAX) {
+		*why = "log empty or its end overflows";
+		return -EINVAL;
+	}
+	r = file_check(fd, offset + size, &shrinkable, why);
+	if (r < 0)
+		return r;
+	p = mmap(NULL, (size_t)(offset + size), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		*why = "mmap of the log failed";
+		return -errno;
+	}
+	l->map = p;
+	l->map_len = (size_t)(offset + size);
+	l->bits = (uint8_t *)p + offset;
+	l->len = size;
+	return 0;
+}
+
+void netbe__vh_log_unmap(struct netbe__vh_log *l)
+{
+	if (l->map)
+		munmap(l->map, l->map_len);
+	*l = (struct netbe__vh_log){ 0 };
+}
+
+void netbe__vh_log_gpa(const struct netbe__vh_log *l, uint64_t gpa,
+		       uint64_t len)
+{
+	uint64_t page, last;
+
+	if (!len || gpa + len < gpa)
+		return;
+	last = (gpa + len - 1) / NETBE__VH_LOG_PAGE;
+	/* Always the atomic or, never "load, or if clear": a load may pass
+	 * our earlier stores to the page, see a bit the VMM is about to
+	 * clear and skip it, and the VMM then copies the page without
+	 * them. */
+	for (page = gpa / NETBE__VH_LOG_PAGE;
+	     page <= last && page / 8 < l->len; page++)
+		__atomic_fetch_or(&l->bits[page / 8],
+				  (uint8_t)(1u << (page % 8)), __ATOMIC_SEQ_CST);
+}
+
+void netbe__vh_log_host(const struct netbe__vh_log *l,
+			const struct netbe__vh_mem *m, const void *p,
+			uint64_t len)
+{
+	const uint8_t *b = p;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct netbe__vh_region *r = &m->r[i];
+
+		if (b >= r->host && (uint64_t)(b - r->host) < r->size) {
+			netbe__vh_log_gpa(l, r->gpa + (uint64_t)(b - r->host),
+					  len);
+			return;
+		}
+	}
 }

@@ -65,4 +65,33 @@ int netbe__vh_mem_map(struct netbe__vh_mem *m,
 /* Unmaps what @m mapped and empties it. */
 void netbe__vh_mem_unmap(struct netbe__vh_mem *m);
 
+/*
+ * The dirty log of a live migration (SET_LOG_BASE, LOG_SHMFD): a bitmap
+ * the VMM shares, bit p % 8 of byte p / 8 for guest-physical page p
+ * (4 KiB), which we set for every page we write while the VMM logs.
+ */
+struct netbe__vh_log {
+	uint8_t *map;	/* what we mmap()ed; NULL: no log */
+	size_t map_len;
+	uint8_t *bits;	/* map + the message's offset */
+	uint64_t len;	/* bytes of bits */
+};
+
+#define NETBE__VH_LOG_PAGE 4096
+
+/* Maps @size bytes of log from @offset in @fd into @l (empty on entry),
+ * after the checks a memory region gets (inside the file, sealed
+ * against shrinking where it can be).  0 or -errno with @why set. */
+int netbe__vh_log_map(struct netbe__vh_log *l, int fd, uint64_t size,
+		      uint64_t offset, const char **why);
+void netbe__vh_log_unmap(struct netbe__vh_log *l);
+/* Marks the pages of guest-physical [@gpa, @gpa + @len) dirty, after the
+ * writes to them; pages past the log's end are skipped. */
+void netbe__vh_log_gpa(const struct netbe__vh_log *l, uint64_t gpa,
+		       uint64_t len);
+/* The same for @len bytes at our address @p, inside one region of @m. */
+void netbe__vh_log_host(const struct netbe__vh_log *l,
+			const struct netbe__vh_mem *m, const void *p,
+			uint64_t len);
+
 #endif

@@ -28,6 +28,16 @@
  *   from there.  Every change goes through vq_update(), which re-derives
  *   live from the configuration.
  *
+ *   Live migration.  We offer LOG_ALL and LOG_SHMFD: SET_LOG_BASE maps
+ *   the VMM's dirty bitmap (mem.c), and while LOG_ALL is acked every
+ *   ring points at it (vq_update), with its used ring logged where
+ *   SET_VRING_ADDR said when it carries the log flag; vring.c marks our
+ *   used-ring writes, the backend the buffers it fills.  QEMU turns both
+ *   on and off with SET_FEATURES and SET_VRING_ADDR on live rings, which
+ *   vq_update re-derives without losing the rings' places.  After the
+ *   move, SEND_RARP (protocol feature RARP) hands the guest's MAC to the
+ *   backend, which announces it.
+ *
  *   Threads.  Messages are handled on the netbe loop; the rings are used
  *   by the queues' threads.  Each ring has a mutex the data path holds
  *   for a batch; a change to a ring takes that ring's mutex, and a new
@@ -43,7 +53,8 @@
 
 #include "proto.h"
 
-#define PROTOCOL_OFFERED (VHU_PF_MQ | VHU_PF_REPLY_ACK)
+#define PROTOCOL_OFFERED \
+	(VHU_PF_MQ | VHU_PF_LOG_SHMFD | VHU_PF_RARP | VHU_PF_REPLY_ACK)
 
 struct vh_req {
 	uint32_t req;
@@ -118,6 +129,10 @@ static int vq_update(struct netbe__vh_dev *d, unsigned i, bool fresh,
 		*why = q->vr.why;
 		return -EINVAL;
 	}
+	q->vr.log = (d->features & VHU_F_LOG_ALL) && d->log.map ? &d->log
+								 : NULL;
+	q->vr.log_used = (q->addr_flags & VHU_VRING_F_LOG) ? q->log_addr
+							    : NETBE__VRING_NO_LOG;
 	if (fresh || !was) {
 		q->vr.last_avail = q->base;
 		q->vr.used_idx = __atomic_load_n(&q->vr.used[1],
@@ -321,6 +336,8 @@ static int h_set_vring_addr(struct netbe__vh_dev *d,
 	q->addr.desc = get_u64(m, 8);
 	q->addr.used = get_u64(m, 16);
 	q->addr.avail = get_u64(m, 24);
+	q->addr_flags = get_u32(m, 4);
+	q->log_addr = get_u64(m, 32);
 	q->addr_set = true;
 	r = vq_update(d, i, false, why);
 	pthread_mutex_unlock(&q->lock);
@@ -393,6 +410,63 @@ static int h_vring_fd(struct netbe__vh_dev *d, const struct netbe__vh_msg *m,
 	return r;
 }
 
+/* The dirty log: {u64 size, u64 offset} and its fd (LOG_SHMFD only). */
+static int h_set_log_base(struct netbe__vh_dev *d,
+			  const struct netbe__vh_msg *m, int *fds,
+			  unsigned nfds, struct netbe__vh_msg *rep,
+			  const char **why)
+{
+	struct netbe__vh_log fresh = { 0 }, old;
+	int r;
+
+	(void)nfds, (void)rep;
+	if (!(d->protocol & VHU_PF_LOG_SHMFD)) {
+		*why = "a log base without LOG_SHMFD (only a shared log fd "
+		       "is supported)";
+		return -ENOTSUP;
+	}
+	r = netbe__vh_log_map(&fresh, fds[0], get_u64(m, 0), get_u64(m, 8),
+			      why);
+	if (r < 0)
+		return r;
+	lock_all(d);
+	old = d->log;
+	d->log = fresh;
+	for (unsigned i = 0; i < 2 * d->npairs; i++)
+		if (vq_update(d, i, false, why) < 0)
+			r = -EINVAL;
+	unlock_all(d);
+	netbe__vh_log_unmap(&old);
+	return r;
+}
+
+/* An eventfd to tell the VMM the log changed: optional, and we do not
+ * (the VMM reads the log when it syncs); the fd is closed. */
+static int h_set_log_fd(struct netbe__vh_dev *d,
+			const struct netbe__vh_msg *m, int *fds,
+			unsigned nfds, struct netbe__vh_msg *rep,
+			const char **why)
+{
+	(void)d, (void)m, (void)fds, (void)nfds, (void)rep, (void)why;
+	return 0;
+}
+
+/* After a migration, on the new host: the guest's MAC, for the backend
+ * to announce (the first 6 bytes of the u64). */
+static int h_send_rarp(struct netbe__vh_dev *d, const struct netbe__vh_msg *m,
+		       int *fds, unsigned nfds, struct netbe__vh_msg *rep,
+		       const char **why)
+{
+	(void)fds, (void)nfds, (void)rep;
+	if (!(d->protocol & VHU_PF_RARP)) {
+		*why = "SEND_RARP without the RARP protocol feature";
+		return -EINVAL;
+	}
+	if (d->hooks.rarp)
+		d->hooks.rarp(d->hooks.arg, m->payload);
+	return 0;
+}
+
 static int h_get_protocol(struct netbe__vh_dev *d,
 			  const struct netbe__vh_msg *m, int *fds,
 			  unsigned nfds, struct netbe__vh_msg *rep,
@@ -445,6 +519,8 @@ static const struct vh_req reqs[] = {
 	{ VHU_SET_OWNER, "SET_OWNER", 0, 0, 0, h_set_owner },
 	{ VHU_RESET_OWNER, "RESET_OWNER", 0, 0, 0, h_reset_owner },
 	{ VHU_SET_MEM_TABLE, "SET_MEM_TABLE", -1, -1, 0, h_set_mem_table },
+	{ VHU_SET_LOG_BASE, "SET_LOG_BASE", 16, 1, 8, h_set_log_base },
+	{ VHU_SET_LOG_FD, "SET_LOG_FD", 0, 1, 0, h_set_log_fd },
 	{ VHU_SET_VRING_NUM, "SET_VRING_NUM", 8, 0, 0, h_vring_state },
 	{ VHU_SET_VRING_ADDR, "SET_VRING_ADDR", 40, 0, 0, h_set_vring_addr },
 	{ VHU_SET_VRING_BASE, "SET_VRING_BASE", 8, 0, 0, h_vring_state },
@@ -458,6 +534,7 @@ static const struct vh_req reqs[] = {
 	  h_set_protocol },
 	{ VHU_GET_QUEUE_NUM, "GET_QUEUE_NUM", 0, 0, 8, h_get_queue_num },
 	{ VHU_SET_VRING_ENABLE, "SET_VRING_ENABLE", 8, 0, 0, h_vring_state },
+	{ VHU_SEND_RARP, "SEND_RARP", 8, 0, 0, h_send_rarp },
 	{ VHU_GET_MAX_MEM_SLOTS, "GET_MAX_MEM_SLOTS", 0, 0, 8,
 	  h_get_max_slots },
 };
@@ -573,6 +650,7 @@ void netbe__vh_dev_reset(struct netbe__vh_dev *d)
 	for (unsigned i = 0; i < 2 * d->npairs; i++)
 		vq_clear(d, i);
 	netbe__vh_mem_unmap(&d->mem);
+	netbe__vh_log_unmap(&d->log);
 	d->features = 0;
 	d->protocol = 0;
 	d->guest_hdr = 10;

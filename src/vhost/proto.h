@@ -35,6 +35,7 @@ enum {
 	VHU_SET_PROTOCOL_FEATURES = 16,
 	VHU_GET_QUEUE_NUM = 17,
 	VHU_SET_VRING_ENABLE = 18,
+	VHU_SEND_RARP = 19,
 	VHU_GET_MAX_MEM_SLOTS = 36,
 };
 
@@ -51,8 +52,12 @@ enum {
 #define VHU_F_INDIRECT_DESC (1ULL << 28)
 #define VHU_F_VERSION_1 (1ULL << 32)
 #define VHU_F_IN_ORDER (1ULL << 35)
+#define VHU_F_LOG_ALL (1ULL << 26)	/* vhost: the VMM logs our writes */
 #define VHU_PF_MQ (1ULL << 0)
+#define VHU_PF_LOG_SHMFD (1ULL << 1)
+#define VHU_PF_RARP (1ULL << 2)
 #define VHU_PF_REPLY_ACK (1ULL << 3)
+#define VHU_VRING_F_LOG 1u		/* SET_VRING_ADDR: log the used ring */
 
 #define VHU_MAX_PAIRS 64 /* queue pairs: rings 2i (guest rx), 2i+1 (tx) */
 #define VHU_NO_FD (1ULL << 8) /* KICK/CALL/ERR: no fd passed */
@@ -70,6 +75,8 @@ struct netbe__vh_vq {
 	pthread_mutex_t lock;
 	unsigned num;
 	struct netbe__vring_addr addr;
+	uint32_t addr_flags;	/* VHU_VRING_F_LOG */
+	uint64_t log_addr;	/* where the used ring is logged */
 	bool addr_set;
 	uint16_t base;	/* SET_VRING_BASE */
 	int kick, call, err;
@@ -92,6 +99,9 @@ struct netbe__vh_hooks {
 	void (*wake)(void *arg, unsigned i);
 	/* The negotiated features changed (SET_FEATURES, reset). */
 	void (*features)(void *arg, uint64_t features);
+	/* A migrated guest arrived (SEND_RARP): announce @mac (no lock
+	 * held). */
+	void (*rarp)(void *arg, const uint8_t mac[6]);
 	void *arg;
 };
 
@@ -103,6 +113,7 @@ struct netbe__vh_dev {
 	unsigned guest_hdr;	/* header length in the rings: 10 or 12 */
 	bool owner;
 	struct netbe__vh_mem mem;
+	struct netbe__vh_log log;	/* SET_LOG_BASE */
 	struct netbe__vh_hooks hooks;
 	struct netbe__vh_vq vq[2 * VHU_MAX_PAIRS];
 };

@@ -37,6 +37,12 @@
  *   With VIRTIO_F_IN_ORDER a batch of chains we only read (length 0) is
  *   returned as one used entry, the last chain's head, written at flush,
  *   with used->idx moved by the batch (virtio 1.1, 2.6.9).
+ *
+ *   Live migration.  While the VMM logs (LOG_ALL, a log from
+ *   SET_LOG_BASE) every write of ours to the used ring marks the ring's
+ *   pages in the dirty log, at the address the VMM gave for it; the
+ *   buffers we fill are marked by the backend, which knows how much of
+ *   each it wrote.
  */
 #include <errno.h>
 #include <string.h>
@@ -266,6 +272,16 @@ int netbe__vring_peek(struct netbe__vring *vr, bool write, struct iovec *iov,
 	return walk(vr, write, iov, max, c);
 }
 
+/* Our writes to the used ring (entries, index, flags, avail_event) are
+ * logged as the whole ring: a page or two, a few bits per batch while
+ * the VMM logs. */
+static void log_used(const struct netbe__vring *vr)
+{
+	if (vr->log && vr->log_used != NETBE__VRING_NO_LOG)
+		netbe__vh_log_gpa(vr->log, vr->log_used,
+				  6 + 8 * (uint64_t)vr->num);
+}
+
 bool netbe__vring_flush(struct netbe__vring *vr)
 {
 	uint16_t old = vr->signalled, now = vr->used_idx;
@@ -278,6 +294,7 @@ bool netbe__vring_flush(struct netbe__vring *vr)
 		vr->pend = false;
 	}
 	__atomic_store_n(&vr->used[1], now, __ATOMIC_RELEASE);
+	log_used(vr);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vr->signalled = now;
 	if (vr->event_idx)
@@ -293,8 +310,10 @@ void netbe__vring_notify_off(struct netbe__vring *vr)
 	if (!vr->notify)
 		return;
 	vr->notify = false;
-	if (!vr->event_idx && !vr->broken)
+	if (!vr->event_idx && !vr->broken) {
 		ST(&vr->used[0], NETBE__VRING_USED_F_NO_NOTIFY);
+		log_used(vr);
+	}
 }
 
 bool netbe__vring_notify_on(struct netbe__vring *vr)
@@ -306,6 +325,7 @@ bool netbe__vring_notify_on(struct netbe__vring *vr)
 		ST(avail_event(vr), vr->last_avail);
 	else
 		ST(&vr->used[0], 0);
+	log_used(vr);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!netbe__vring_pending(vr))
 		return false;

@@ -20,6 +20,7 @@
 #define NETBE__VRING_DESC_F_INDIRECT 4
 #define NETBE__VRING_AVAIL_F_NO_INTERRUPT 1
 #define NETBE__VRING_USED_F_NO_NOTIFY 1
+#define NETBE__VRING_NO_LOG UINT64_MAX
 
 /* Ring layout (little-endian; this code assumes a little-endian host). */
 struct netbe__vring_desc {
@@ -60,6 +61,11 @@ struct netbe__vring {
 	uint8_t heads_n, heads_i;
 	bool notify;	     /* we turned notifications on (notify_on) and
 				not off since; false after setup */
+	/* Live migration: the dirty log while the VMM logs (NULL when
+	 * not), and the guest-physical address our used ring is logged
+	 * at (VHOST_VRING_F_LOG; NETBE__VRING_NO_LOG: not logged). */
+	const struct netbe__vh_log *log;
+	uint64_t log_used;
 	bool broken;	     /* stopped for good: why says why */
 	const char *why;
 };

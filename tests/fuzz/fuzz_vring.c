@@ -7,7 +7,10 @@
  * Theory of operation
  *   Input: byte 0 picks the ring size (1..256) and bit 7 of byte 1 the
  *   direction (a receive ring we write into, or a transmit ring we read
- *   from), bits 0-1 of byte 1 INDIRECT_DESC and EVENT_IDX; the rest is
+ *   from), bits 0-1 of byte 1 INDIRECT_DESC and EVENT_IDX, bit 2
+ *   IN_ORDER, bit 3 a dirty log (live migration: 8 bytes of bitmap, the
+ *   used ring logged at a guest-physical address taken from bytes 2-9,
+ *   every piece we write marked as the backend marks it); the rest is
  *   copied over 16 KiB of "guest memory" (desc table at gpa 0x10000,
  *   avail at 0x11000, used at 0x12000, buffers above), which the memory
  *   table maps as two adjacent regions (so buffers cross a region
@@ -79,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct netbe__vring_addr a = { UVA, UVA + 0x1000, UVA + 0x2000 };
 	struct netbe__vring vr = { 0 };
+	struct netbe__vh_log log = { 0 };
+	uint8_t bitmap[8] = { 0 };
 	struct netbe__vh_mem m;
 	struct iovec iov[64];
 	bool write;
@@ -96,6 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vr.in_order = data[1] & 4;
 	if (netbe__vring_setup(&vr, &m, num, &a) < 0)
 		return 0;
+	if (data[1] & 8) {
+		log.bits = bitmap;
+		log.len = sizeof(bitmap);
+		vr.log = &log;
+		memcpy(&vr.log_used, guest, sizeof(vr.log_used));
+	}
 	pending = netbe__vring_pending(&vr);
 	for (;;) {
 		struct netbe__vring_chain c;
@@ -111,6 +122,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == 0)
 			continue;
 		touch(iov, c.niov, write, c.len);
+		for (int i = 0; vr.log && write && i < c.niov; i++)
+			netbe__vh_log_host(vr.log, &m, iov[i].iov_base,
+					   iov[i].iov_len);
 		netbe__vring_take(&vr);
 		if (write)
 			netbe__vring_push(&vr, c.head, (uint32_t)c.len);

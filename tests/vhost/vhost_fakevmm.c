@@ -28,6 +28,12 @@
  *   5. A new VMM on the same socket is served: setup and frames again.
  *   Each time, the memfd (made with MFD_ALLOW_SEALING, left unsealed)
  *   comes back sealed against shrinking: no ftruncate can fault netbe.
+ *   6. Live migration (the second VMM): with LOG_ALL, a log from
+ *      SET_LOG_BASE and the used rings flagged for logging, the pages of
+ *      the receive buffers netbe fills and of both used rings are
+ *      marked, the transmit buffers it only reads are not, and with
+ *      logging off again nothing is; SEND_RARP makes netbe's next receive
+ *      a RARP from the MAC given.
  *
  * Exits 0 on success, 1 on a failure (printed).
  */
@@ -57,6 +63,7 @@
 #define F_INDIRECT (1ULL << 28)
 #define F_MRG (1ULL << 15)
 #define F_IN_ORDER (1ULL << 35)
+#define F_LOG_ALL (1ULL << 26)
 
 #define FAIL(...)                                                            \
 	do {                                                                 \
@@ -220,6 +227,7 @@ static void ring_setup(int s, int r)
 	msg_state(s, 18, (uint32_t)r, 1);
 }
 
+static uint64_t acked; /* the features the VMM acked */
 static bool guest_tso; /* the guest accepts GUEST_CSUM|GUEST_TSO4, and
 			  uses its rings in order (VIRTIO_F_IN_ORDER) */
 
@@ -239,14 +247,17 @@ static void vmm_setup(int s)
 	if (!(f & F_IN_ORDER))
 		FAIL("features %#llx lack IN_ORDER", (unsigned long long)f);
 	msg_send(s, 15, false, NULL, 0, NULL, 0);
-	if ((reply(s, 15) & 9) != 9)
-		FAIL("protocol features lack MQ and REPLY_ACK");
-	msg_u64(s, 16, 9, NULL, 0, false);
-	msg_u64(s, 2, F_VERSION_1 | F_PROTOCOL | F_MRG | F_INDIRECT |
-			 NETBE_F_CSUM | NETBE_F_HOST_TSO4 |
-			 (guest_tso ? NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |
-					      F_IN_ORDER : 0),
-		NULL, 0, true);
+	if ((reply(s, 15) & 15) != 15)
+		FAIL("protocol features lack MQ, LOG_SHMFD, RARP or "
+		     "REPLY_ACK");
+	msg_u64(s, 16, 15, NULL, 0, false);
+	acked = F_VERSION_1 | F_PROTOCOL | F_MRG | F_INDIRECT | NETBE_F_CSUM |
+		NETBE_F_HOST_TSO4 |
+		(guest_tso ? NETBE_F_GUEST_CSUM | NETBE_F_GUEST_TSO4 |
+				     F_IN_ORDER : 0);
+	if (!(f & F_LOG_ALL))
+		FAIL("features %#llx lack LOG_ALL", (unsigned long long)f);
+	msg_u64(s, 2, acked, NULL, 0, true);
 	msg_send(s, 5, true, &mt, sizeof(mt), &memfd, 1);
 	if (reply(s, 5) != 0)
 		FAIL("SET_MEM_TABLE not acknowledged");
@@ -306,10 +317,11 @@ static void check_rx(netbe_t *be, unsigned n, size_t len, unsigned nb)
 		struct iovec io[2] = { { zero, 12 }, { f, len } };
 		size_t off = 0;
 		uint16_t nbuf;
+		ssize_t r;
 
 		make_frame(f, len, k);
-		if (netbe_send(be, io, 2) != (ssize_t)(12 + len))
-			FAIL("netbe_send %u: %s", k, netbe_last_error());
+		if ((r = netbe_send(be, io, 2)) != (ssize_t)(12 + len))
+			FAIL("netbe_send %u: %zd %s", k, r, netbe_last_error());
 		if ((uint16_t)(used_idx(0) - used_seen[0]) != nb)
 			FAIL("frame %u: used index moved by %u, want %u", k,
 			     (uint16_t)(used_idx(0) - used_seen[0]), nb);
@@ -434,6 +446,147 @@ static void check_batch_rearm(netbe_t *be)
 /* A 3054-byte IPv4/TCP frame with a TSO header (MSS 1000): whole into
  * a guest that accepts GUEST_TSO4 (two merged buffers, the header kept),
  * else cut by netbe into three frames with their checksums done. */
+/* ---- live migration: the dirty log and SEND_RARP ---------------------------- */
+
+#define LOG_OFF 64 /* the bitmap's offset in its file */
+
+static bool dirty(const uint8_t *bm, uint64_t gpa)
+{
+	return bm[gpa / 4096 / 8] & (1u << (gpa / 4096 % 8));
+}
+
+/* SET_VRING_ADDR again, as QEMU does when a migration starts and ends:
+ * the used ring logged at its guest-physical address, or not. */
+static void ring_log(int s, int r, bool on)
+{
+	uint64_t base = (uint64_t)(uintptr_t)mem + ring_off[r];
+	struct { uint32_t i, flags; uint64_t d, u, a, l; } ad = {
+		(uint32_t)r, on, base, base + 0x2000, base + 0x1000,
+		ring_off[r] + 0x2000 };
+
+	msg_send(s, 9, true, &ad, sizeof(ad), NULL, 0);
+	if (reply(s, 9) != 0)
+		FAIL("SET_VRING_ADDR %d with the log flag", r);
+}
+
+/* The VMM starts logging: LOG_ALL, a 32-byte bitmap for our 256 pages
+ * at offset 64 of a memfd, the used rings logged. */
+static uint8_t *log_start(int s)
+{
+	uint64_t lb[2] = { MEM_SIZE / 4096 / 8, LOG_OFF };
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	uint8_t *bm;
+
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		FAIL("log memfd");
+	bm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (bm == MAP_FAILED)
+		FAIL("log mmap");
+	msg_u64(s, 2, acked | F_LOG_ALL, NULL, 0, true);
+	msg_send(s, 6, false, lb, sizeof(lb), &fd, 1);
+	if (reply(s, 6) != 0)
+		FAIL("SET_LOG_BASE not acknowledged");
+	close(fd);
+	ring_log(s, 0, true);
+	ring_log(s, 1, true);
+	return bm + LOG_OFF;
+}
+
+/* Two receive chains of two buffers each (descriptors 8-11, in order
+ * after rx_post's 0-7), header and frame on pages of their own (0x30000
+ * / 0x31000, 0x32000 / 0x33000): netbe fills both (a frame in two
+ * pieces, then one in one piece), and all four pages must be marked -
+ * the frame's, not only the header's. */
+static void check_split_log(netbe_t *be, const uint8_t *bm)
+{
+	uint8_t f[12 + 1000] = { 0 };
+	struct iovec two[2] = { { f, 12 }, { f + 12, 1000 } };
+	struct iovec one = { f, sizeof(f) };
+
+	for (unsigned c = 0; c < 2; c++) {
+		uint64_t a = 0x30000 + 0x2000 * (uint64_t)c;
+		unsigned d = 8 + 2 * c;
+
+		dtab(0)[d] = (struct desc){ a, 12, 3, (uint16_t)(d + 1) };
+		dtab(0)[d + 1] = (struct desc){ a + 0x1000, 2000, 2, 0 };
+		publish(0, (uint16_t)d);
+	}
+	make_frame(f + 12, 1000, 1);
+	if (netbe_send(be, two, 2) != (ssize_t)sizeof(f) ||
+	    netbe_send(be, &one, 1) != (ssize_t)sizeof(f))
+		FAIL("netbe_send into split chains: %s", netbe_last_error());
+	used_seen[0] = used_idx(0);
+	for (uint64_t a = 0x30000; a < 0x34000; a += 0x1000)
+		if (!dirty(bm, a))
+			FAIL("page %#llx of a split chain written, not logged",
+			     (unsigned long long)a);
+}
+
+/* Frames into receive buffers: @n in two pieces (check_rx), @n in one. */
+static void rx_both(netbe_t *be, unsigned n)
+{
+	check_rx(be, n, 1000, 1);
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t f[12 + 1000] = { 0 };
+		struct iovec one = { f, sizeof(f) };
+
+		make_frame(f + 12, 1000, k);
+		if (netbe_send(be, &one, 1) != (ssize_t)sizeof(f))
+			FAIL("netbe_send of one piece: %s", netbe_last_error());
+	}
+	used_seen[0] = used_idx(0);
+}
+
+/* While logging, every page netbe writes is marked: the receive
+ * buffers it filled and both used rings; the transmit buffers it only
+ * read are not.  Logging off, nothing is.  Then SEND_RARP: netbe's next
+ * receive is a RARP from the MAC given.  The receive ring starts afresh,
+ * so descriptors go in order (IN_ORDER is negotiated). */
+static void check_log(int s, netbe_t *be)
+{
+	uint8_t *bm, got[128];
+	struct iovec io = { got, sizeof(got) };
+	uint64_t mac = 0x420000000002ULL; /* 02:00:00:00:00:42 */
+	ssize_t r = 0;
+
+	memset(mem + ring_off[0], 0, 0x3000);
+	ring_setup(s, 0);
+	bm = log_start(s);
+	memset(bm, 0, MEM_SIZE / 4096 / 8);
+	rx_post(8, BUF);
+	rx_both(be, 4);
+	for (uint16_t i = 0; i != used_seen[0]; i++)
+		if (!dirty(bm, 0x10000 + (uint64_t)used_elem(0, i)[0] * BUF))
+			FAIL("receive buffer %u written, not logged",
+			     used_elem(0, i)[0]);
+	check_split_log(be, bm);
+	check_tx(be, 2);
+	if (!dirty(bm, ring_off[0] + 0x2000) || !dirty(bm, ring_off[1] + 0x2000))
+		FAIL("a used ring written, not logged");
+	for (uint64_t a = 0x80000; a < 0x80000 + NUM * BUF; a += 4096)
+		if (dirty(bm, a))
+			FAIL("transmit buffer page %#llx only read, logged",
+			     (unsigned long long)a);
+	msg_u64(s, 2, acked, NULL, 0, true);
+	ring_log(s, 0, false);
+	ring_log(s, 1, false);
+	memset(bm, 0, MEM_SIZE / 4096 / 8);
+	dtab(0)[12] = (struct desc){ 0x10000 + 12 * BUF, BUF, 2, 0 };
+	publish(0, 12);
+	check_rx(be, 1, 1000, 1);
+	for (unsigned i = 0; i < MEM_SIZE / 4096 / 8; i++)
+		if (bm[i])
+			FAIL("pages logged with logging off");
+	msg_u64(s, 19, mac, NULL, 0, true);
+	for (int i = 0; i < 2000 && r == 0; i++)
+		if ((r = netbe_recv(be, &io, 1)) == 0)
+			usleep(500);
+	if (r != 72 || got[12] != 0xff || memcmp(got + 18, &mac, 6) ||
+	    got[24] != 0x80 || got[25] != 0x35 || got[33] != 3 ||
+	    memcmp(got + 34, &mac, 6) || memcmp(got + 44, &mac, 6))
+		FAIL("no RARP from 02:00:00:00:00:42 after SEND_RARP (%zd)", r);
+}
+
 static void check_gso(netbe_t *be, bool whole)
 {
 	uint8_t f[3054], got[4096];
@@ -600,8 +753,12 @@ int main(void)
 		check_gso(be, guest_tso);
 		printf("VMM %d: a TSO frame %s\n", gen,
 		       guest_tso ? "whole (GUEST_TSO4)" : "segmented by netbe");
-		if (gen == 1)
+		if (gen == 1) {
+			check_log(s, be);
+			printf("VMM 1: the dirty log marks what netbe wrote, "
+			       "nothing else; SEND_RARP: a RARP\n");
 			break;
+		}
 		check_reboot(s, be);
 		printf("reboot: rings stopped at their bases, restarted\n");
 		/* 3000 bytes in 1024-byte buffers: three of them. */
