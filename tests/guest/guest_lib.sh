@@ -10,8 +10,9 @@
 #                               and a virtio-net NIC; serial console to LOG;
 #                               APPEND adds netbe.* keys (guest_init.sh)
 #   guest_wait LOG SECONDS      waits for the verdict line; 0 when "ok"
-#   guest_wait_socket PATH PID  waits up to 5 s for netbe (PID) to make
-#                               socket PATH; fails the test otherwise
+#   guest_wait_socket PATH PID [WHO]  waits up to 5 s for netbe (or WHO)
+#                               as PID to make socket PATH; fails the
+#                               test otherwise
 #   guest_wait_line LOG PATTERN SECONDS
 #   guest_finish LOG URL        fetches URL (the guest's quit page) in $ns,
 #                               waits for the verdict in LOG, stops netbe
@@ -159,8 +160,8 @@ guest_wait_socket() {
 	i=0
 	until [ -S "$1" ]; do
 		i=$((i + 1))
-		[ $i -gt 50 ] && fail "netbe made no socket $1"
-		kill -0 "$2" 2>/dev/null || fail "netbe exited early"
+		[ $i -gt 50 ] && fail "${3:-netbe} made no socket $1"
+		kill -0 "$2" 2>/dev/null || fail "${3:-netbe} exited early"
 		sleep 0.1
 	done
 }

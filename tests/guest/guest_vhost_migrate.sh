@@ -114,12 +114,7 @@ fetch || fail "NS could not fetch the page from the guest on a"
 echo "ok: the guest serves on QEMU a"
 qemu b "-incoming unix:$tmp/mig.sock"
 bpid=$GUEST_PID
-i=0
-until [ -S "$tmp/mon.b" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "QEMU b did not start"
-	sleep 0.1
-done
+guest_wait_socket "$tmp/mon.b" $bpid "QEMU b"
 
 # Traffic into the guest all through the migration.
 ip netns exec $ns ping -q -i 0.01 -w 120 192.0.2.2 >/dev/null 2>&1 &
