@@ -42,6 +42,12 @@
  *   leaves it; a timer sends the rest when they are back); the queue is
  *   bounded as above, and what does not fit is a "rate-limit" drop - in
  *   lossless mode the ingress stops reading first, so nothing is.
+ *   A port whose peer is gone (a vhost-user or stream port whose VMM
+ *   left, a pipe whose other end closed: a "peer-gone" refusal) has the
+ *   addresses learnt behind it forgotten, once when it goes, as a Linux
+ *   bridge does on carrier loss: frames for a guest that was migrated
+ *   elsewhere (or restarted on another port) flood and reach it at once
+ *   instead of vanishing into the dead port until aging (300 s).
  *   A port whose peer takes nothing while frames wait for it is logged
  *   once it has stalled for SW_STALL_S seconds (checked on the switch's
  *   one-second tick), and again when it takes frames once more.
@@ -288,6 +294,16 @@ static int hard_reason(int err)
 	}
 }
 
+/* @p refused a batch with @err: when its peer went, forget what was
+ * learnt behind it (once, until it takes frames again). */
+static void peer_gone(struct sw_port *p, int err)
+{
+	if (hard_reason(err) != NETBE_DROP_PEER_GONE || p->gone)
+		return;
+	p->gone = true;
+	netbe__fdb_flush_port(p->sw->fdb, p->idx);
+}
+
 /* Sends msgs[0, k) of @p; what it refuses waits in the queue (or is
  * dropped when the queue is full).  Returns the frames accepted. */
 static int send_or_queue(struct sw_port *p, int k)
@@ -299,8 +315,10 @@ static int send_or_queue(struct sw_port *p, int k)
 	r = netbe_send_batch(p->be, p->msgs, k);
 	if (r < 0 && r != -EAGAIN) {
 		tx_drop(p, hard_reason(r), (uint64_t)k);
+		peer_gone(p, r);
 		return 0;
 	}
+	p->gone = false;
 	for (i = 0; i < r; i++) {
 		if (p->msgs[i].len)
 			delivered(p, &p->msgs[i]);
@@ -518,9 +536,11 @@ static void drain(struct sw_port *p)
 		r = netbe_send_batch(p->be, p->msgs, k);
 		if (r < 0 && r != -EAGAIN) { /* the first is lost */
 			tx_drop(p, hard_reason(r), 1);
+			peer_gone(p, r);
 			pop(p);
 			continue;
 		}
+		p->gone = false;
 		for (int i = 0; i < r; i++) {
 			if (p->msgs[i].len)
 				delivered(p, &p->msgs[i]);

@@ -77,6 +77,8 @@ struct sw_port {
 	struct sw_item **q;
 	unsigned qhead, qlen;
 	bool waiting;	  /* netbe_tx_wait armed */
+	bool gone;	  /* its peer went ("peer-gone"): its addresses
+			     forgotten, not again until it takes frames */
 	unsigned stalled; /* seconds its queue waited with no frame taken */
 	uint64_t last_tx; /* tx_frames at the last stall check */
 	uint64_t blocked[SW_MAX_PORTS / 64]; /* ingress ports paused for us */

@@ -161,7 +161,8 @@ static void t_free(struct t *t)
 		t_balanced(t);
 	netbe_switch_free(t->sw);
 	for (int i = 0; i < t->np; i++)
-		netbe_cleanup(t->peer[i]);
+		if (t->peer[i])
+			netbe_cleanup(t->peer[i]);
 	netbe_loop_free(t->loop);
 	free(t);
 }
@@ -223,6 +224,32 @@ static void station_move(void **state)
 	t_run(t);
 	assert_int_equal(t_recv_all(t, 2, NULL), 1);
 	assert_int_equal(t_recv_all(t, 0, NULL), 0);
+	t_free(t);
+}
+
+/* A port whose peer went forgets the addresses behind it: a guest that
+ * moved elsewhere (live migration, a restart on another port) and has
+ * not spoken yet is flooded to, not lost in the dead port until aging. */
+static void peer_gone_forgets(void **state)
+{
+	struct t *t = t_new(NULL);
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		t_port(t, NULL);
+	t_send(t, 0, 0xffff, 0xa, -1); /* a behind port 0 */
+	t_run(t);
+	t_recv_all(t, 1, NULL);
+	t_recv_all(t, 2, NULL);
+	netbe_cleanup(t->peer[0]); /* its peer goes */
+	t->peer[0] = NULL;
+	t_send(t, 1, 0xa, 0xb, -1); /* to port 0 only: lost, peer gone */
+	t_run(t);
+	assert_int_equal(t_stats(t, 0).tx_drop[NETBE_DROP_PEER_GONE], 1);
+	assert_int_equal(t_recv_all(t, 2, NULL), 0);
+	t_send(t, 1, 0xa, 0xb, -1); /* a forgotten: flooded, reaches 2 */
+	t_run(t);
+	assert_int_equal(t_recv_all(t, 2, NULL), 1);
 	t_free(t);
 }
 
@@ -703,6 +730,7 @@ int main(void)
 		cmocka_unit_test(flood_then_learn),
 		cmocka_unit_test(no_hairpin),
 		cmocka_unit_test(station_move),
+		cmocka_unit_test(peer_gone_forgets),
 		cmocka_unit_test(table_limit),
 		cmocka_unit_test(aging),
 		cmocka_unit_test(vlans_access_and_trunk),
