@@ -71,10 +71,12 @@
  *   Live migration.  While the VMM logs, send marks in the dirty log
  *   the bytes it wrote into each chain (vhu_log_iov, after the writes),
  *   vring.c the used ring; with logging off that is one untaken branch
- *   per frame.  SEND_RARP on the destination makes queue 0's next
- *   receive a RARP from the guest's MAC (as QEMU's own announcement for
- *   a guest without GUEST_ANNOUNCE), so a switch port learns at once
- *   that the guest is now here.
+ *   per frame.  After the move the guest must be announced from its new
+ *   port.  We offer GUEST_ANNOUNCE, which the VMM serves itself on the
+ *   control queue (it is not ours): the guest sends its own gratuitous
+ *   ARP.  For a guest without it QEMU sends SEND_RARP instead, and
+ *   queue 0's next receive is a RARP from the guest's MAC.  Either way
+ *   a switch port learns at once that the guest is now here.
  *
  *   Threads and the VMM as an adversary: see src/vhost/proto.c (ring
  *   locks) and src/vhost/vring.c (what is checked).  A ring that breaks
@@ -110,7 +112,7 @@
 #define VHU_OFFER_BASE                                                       \
 	(VHU_F_VERSION_1 | VHU_F_PROTOCOL_FEATURES | VHU_F_EVENT_IDX |       \
 	 VHU_F_INDIRECT_DESC | VHU_F_IN_ORDER | NETBE_F_MRG_RXBUF |          \
-	 VHU_F_LOG_ALL)
+	 VHU_F_LOG_ALL | VHU_F_GUEST_ANNOUNCE)
 /* Offloads we carry: frames from the guest with its CSUM/HOST_* ones
  * (GUEST_* seen from the frontend), and frames to it needing checksums
  * or segmentation (finished here when the guest did not accept them). */

@@ -53,6 +53,8 @@ enum {
 #define VHU_F_VERSION_1 (1ULL << 32)
 #define VHU_F_IN_ORDER (1ULL << 35)
 #define VHU_F_LOG_ALL (1ULL << 26)	/* vhost: the VMM logs our writes */
+#define VHU_F_GUEST_ANNOUNCE (1ULL << 21) /* virtio-net: the VMM has the
+					     guest announce itself */
 #define VHU_PF_MQ (1ULL << 0)
 #define VHU_PF_LOG_SHMFD (1ULL << 1)
 #define VHU_PF_RARP (1ULL << 2)

@@ -13,7 +13,12 @@
 #   10 ms and fetches its page in a loop while a migrates the guest to b
 #   (`migrate` over a unix socket): netbe keeps writing frames into the
 #   guest's buffers and used rings meanwhile.  Then a quits and:
-#   - b asked netbe to announce the guest (SEND_RARP; netbe logs it);
+#   - the guest was announced from port b: MODE announce (the default),
+#     the guest negotiated GUEST_ANNOUNCE and sent its own gratuitous
+#     ARP; MODE rarp (guest_announce=off on the NIC), QEMU asked netbe
+#     (SEND_RARP, logged) and netbe sent a RARP from the guest's MAC.
+#     Checked with tshark on port b's capture, and the other kind must
+#     not be there;
 #   - NS fetches the page from b at the first try;
 #   - the guest runs on (no reboot: b's console shows no boot), its
 #     virtio-net driver reports no corrupt ring, 20 pings of 20 answer,
@@ -23,16 +28,16 @@
 #   writes is vhost_fakevmm's check: here the guest itself writes to
 #   nearly every page netbe does (its used rings share pages with its
 #   avail rings, and it reuses its buffers), so QEMU would resend them
-#   even without our marks; and a guest that talks after resuming
-#   teaches the switch its new port with or without the RARP.
+#   even without our marks.
 #
-#   usage: guest_vhost_migrate.sh PATH/TO/netbe CACHE_DIR
+#   usage: guest_vhost_migrate.sh PATH/TO/netbe CACHE_DIR [announce|rarp]
 #
-# Needs root (namespace, tap), QEMU and python3 (QEMU's monitor).
+# Needs root (namespace, tap), QEMU, python3 (QEMU's monitor) and tshark.
 set -u
 
 bin=${1:-}
 cache=${2:-}
+mode=${3:-announce}
 . "$(dirname "$0")/guest_lib.sh"
 . "$(dirname "$0")/../cli/cli_lib.sh"
 
@@ -40,7 +45,7 @@ cache=${2:-}
 [ -n "$cache" ] || guest_skip "no cache directory given"
 [ "$(id -u)" = 0 ] || guest_skip "needs root (namespace, tap)"
 [ -c /dev/net/tun ] || guest_skip "no /dev/net/tun"
-guest_need ip ping python3
+guest_need ip ping python3 tshark
 guest_prepare "$cache"
 
 id=$$
@@ -86,6 +91,7 @@ qemu() {
 	GUEST_QEMU="$GUEST_QEMU -monitor unix:$tmp/mon.$1,server=on,wait=off"
 	GUEST_QEMU="$GUEST_QEMU -chardev socket,id=c0,path=$tmp/$1.sock"
 	GUEST_NIC=",vectors=0"
+	[ "$mode" = rarp ] && GUEST_NIC="$GUEST_NIC,guest_announce=off"
 	guest_boot "$tmp/guest$1.log" vhost-user,chardev=c0 "netbe.test=net \
 netbe.ip=192.0.2.2/24 netbe.peer=192.0.2.1 netbe.expect=mig-$id \
 netbe.serve=80 netbe.serve_s=300"
@@ -99,7 +105,7 @@ fetch() {
 
 cli_netns_add $ns
 ip netns exec $ns "$bin" switch -v "vhost-user,path=$tmp/a.sock" \
-	"vhost-user,path=$tmp/b.sock" "tap,ifname=$tap" \
+	"vhost-user,path=$tmp/b.sock,capture=$tmp/b.pcap" "tap,ifname=$tap" \
 	>>"$tmp/netbe.log" 2>&1 &
 npid=$!
 guest_wait_socket "$tmp/b.sock" $npid
@@ -142,8 +148,12 @@ hmp a quit >/dev/null 2>&1
 wait $apid 2>/dev/null
 apid=''
 
-grep -q "vhost-user,path=$tmp/b.sock.*migrated here; announcing 52:54:00:12:34:56" \
-	"$tmp/netbe.log" || fail "no RARP for the guest's MAC on port b"
+rarp_logged=$(grep -c "b.sock.*migrated here; announcing 52:54:00:12:34:56" \
+	"$tmp/netbe.log")
+case $mode in
+rarp) [ "$rarp_logged" -gt 0 ] || fail "QEMU did not ask for a RARP" ;;
+*) [ "$rarp_logged" = 0 ] || fail "a RARP asked for a guest that announces" ;;
+esac
 fetch || fail "the first fetch after the migration failed"
 echo "ok: NS fetched the page from the guest on b at the first try"
 n=$(ip netns exec $ns ping -c 20 -i 0.05 -W 1 192.0.2.2 2>/dev/null |
@@ -156,4 +166,20 @@ echo "ok: 20 of 20 pings answered after the migration"
 GUEST_PID=$bpid
 bpid=''
 guest_finish "$tmp/guestb.log" http://192.0.2.2:80/cgi-bin/quit
+
+# The announcements that came in on port b (netbe stopped: the capture
+# is complete).
+count() {
+	tshark -r "$tmp/b.pcap" -Y "eth.src == 52:54:00:12:34:56 && $1" \
+		2>/dev/null | wc -l
+}
+garp=$(count "arp.opcode == 1 && arp.src.proto_ipv4 == arp.dst.proto_ipv4")
+rarp=$(count "eth.type == 0x8035 && arp.opcode == 3")
+echo "port b: $garp gratuitous ARPs and $rarp RARPs from the guest's MAC"
+case $mode in
+rarp) [ "$rarp" -gt 0 ] && [ "$garp" = 0 ] ||
+	fail "want RARPs (netbe's) and no gratuitous ARP on port b" ;;
+*) [ "$garp" -gt 0 ] && [ "$rarp" = 0 ] ||
+	fail "want the guest's gratuitous ARPs and no RARP on port b" ;;
+esac
 echo PASS
