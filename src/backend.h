@@ -94,6 +94,10 @@ struct netbe__ops {
 	 * recv_batch: frames received (0: none waiting); frames that did not
 	 * fit are reported with netbe__q_drop(NOROOM); -ENOSPC when all it
 	 * consumed were dropped, so the core asks again.
+	 * Either may return -EOPNOTSUPP, having done nothing, when it cannot
+	 * batch this call (no io_uring, buffers in too many pieces ...):
+	 * the core then goes frame by frame through send/recv, so a backend
+	 * never carries a per-frame loop of its own.
 	 */
 	int (*send_batch)(struct netbe__queue *q, struct netbe_msg *msgs,
 			  int n);

@@ -238,6 +238,7 @@ NETBE__EXPORT ssize_t netbe_rx_discard(netbe_t *be)
 struct batch {
 	int done, counted;
 	ssize_t stop;
+	bool single;	/* the backend cannot batch now: frame by frame */
 };
 
 /* Length of the first run of frames that can go out in one native
@@ -260,6 +261,10 @@ static bool send_native(netbe_t *be, struct netbe_msg *msgs, int n,
 	uint64_t frames = 0, bytes = 0;
 	int tried, r = netbe__vnet_send_batch(be, msgs, n, &tried);
 
+	if (r == -EOPNOTSUPP) {
+		b->single = true;
+		return true;
+	}
 	if (r < 0) {
 		b->stop = r;
 		return false;
@@ -306,8 +311,8 @@ NETBE__EXPORT int netbe_send_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 			b.stop = -EAGAIN;
 			break;
 		}
-		run = be->ops->send_batch ? tx_run(be, msgs + b.done,
-						    n - b.done) : 0;
+		run = be->ops->send_batch && !b.single
+			      ? tx_run(be, msgs + b.done, n - b.done) : 0;
 		if (run ? !send_native(be, msgs + b.done, run, &b)
 			: !send_single(be, &msgs[b.done], &b))
 			break;
@@ -333,6 +338,8 @@ static int recv_native(netbe_t *be, struct netbe_msg *msgs, int n)
 	do
 		r = be->ops->recv_batch(&be->bq, msgs, n);
 	while (r == -ENOSPC);
+	if (r == -EOPNOTSUPP)
+		return r;
 
 	for (int i = 0; i < r; i++)
 		bytes += msgs[i].len;
@@ -347,12 +354,13 @@ static int recv_native(netbe_t *be, struct netbe_msg *msgs, int n)
 
 NETBE__EXPORT int netbe_recv_batch(netbe_t *be, struct netbe_msg *msgs, int n)
 {
-	int i = 0;
+	int i = 0, nat;
 
 	if (n <= 0)
 		return 0;
-	if (be->ops->recv_batch && netbe__vnet_rx_plain(be))
-		return recv_native(be, msgs, n);
+	if (be->ops->recv_batch && netbe__vnet_rx_plain(be) &&
+	    (nat = recv_native(be, msgs, n)) != -EOPNOTSUPP)
+		return nat;
 	while (i < n) {
 		ssize_t r = netbe_recv(be, msgs[i].iov, msgs[i].iovcnt);
 

@@ -301,10 +301,11 @@ static ssize_t tx_translate(netbe_t *be, const struct iovec *iov, int iovcnt,
 /* Passes segments to the backend: natively batched when it can. */
 static int tx_out(netbe_t *be, struct netbe_msg *msgs, int n)
 {
-	int i;
+	int i, nat;
 
-	if (be->ops->send_batch)
-		return be->ops->send_batch(&be->bq, msgs, n);
+	if (be->ops->send_batch &&
+	    (nat = be->ops->send_batch(&be->bq, msgs, n)) != -EOPNOTSUPP)
+		return nat;
 	for (i = 0; i < n; i++) {
 		ssize_t r = be->ops->send(&be->bq, msgs[i].iov, msgs[i].iovcnt);
 

@@ -588,26 +588,6 @@ static ssize_t tap_recv(struct netbe__queue *bq, const struct iovec *iov, int io
 /* ---- batches: one io_uring call for many frames ---------------------------- */
 
 /* Without a ring (uring=off, or none here): the frames one by one. */
-static int tap_recv_each(struct netbe__queue *bq, struct netbe_msg *msgs,
-			 int n)
-{
-	int got = 0, dropped = 0;
-
-	while (got < n) {
-		ssize_t r = tap_recv(bq, msgs[got].iov, msgs[got].iovcnt);
-
-		if (r == -ENOSPC) {
-			netbe__q_drop(bq, NETBE_RX, NETBE_DROP_NOROOM, 1);
-			dropped++;
-			continue;
-		}
-		if (r <= 0)
-			return got ? got : r ? (int)r : dropped ? -ENOSPC : 0;
-		msgs[got++].len = (size_t)r;
-	}
-	return got;
-}
-
 /* Slot @i reads into @m's buffers, behind which the sentinel goes when
  * they could be too small; false when @m has too many pieces for that. */
 static bool tap_slot(struct netbe__queue *bq, struct tap_queue *q, int i,
@@ -680,28 +660,15 @@ static int tap_recv_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 	int r;
 
 	if (!q->rx_ring || q->held)
-		return tap_recv_each(bq, msgs, n);
+		return -EOPNOTSUPP; /* the core reads frame by frame */
 	if (n > q->rx_want)
 		n = q->rx_want;
 	for (int i = 0; i < n; i++)
 		if (!tap_slot(bq, q, i, &msgs[i], &sentinel))
-			return tap_recv_each(bq, msgs, n);
+			return -EOPNOTSUPP;
 	r = netbe__uring_rw(q->rx_ring, NETBE__URING_READ, q->slot, n,
 			    q->res[0]);
 	return r < 0 ? r : tap_rx_collect(bq, q, msgs, n);
-}
-
-static int tap_send_each(struct netbe__queue *bq, struct netbe_msg *msgs,
-			 int n)
-{
-	for (int i = 0; i < n; i++) {
-		ssize_t r = tap_send(bq, msgs[i].iov, msgs[i].iovcnt);
-
-		if (r < 0)
-			return i ? i : (int)r;
-		msgs[i].len = (size_t)r;
-	}
-	return n;
 }
 
 /* A refused frame inside an unlinked batch: len 0, counted here. */
@@ -728,7 +695,7 @@ static int tap_send_batch(struct netbe__queue *bq, struct netbe_msg *msgs,
 	int r, i, sent = 0;
 
 	if (!q->tx_ring)
-		return tap_send_each(bq, msgs, n);
+		return -EOPNOTSUPP; /* the core writes frame by frame */
 	if (n > NETBE__URING_BATCH)
 		n = NETBE__URING_BATCH;
 	r = netbe__uring_rw(q->tx_ring, q->tx_link ? NETBE__URING_WRITE_LINKED
