@@ -184,21 +184,21 @@ int netbe__vh_mem_map(struct netbe__vh_mem *m,
 		      const struct netbe__vh_region_msg *reg, const int *fds,
 		      unsigned n, const char **why)
 {
+	bool shrinkable[NETBE__VH_MEM_MAX] = { false };
 	int r = 0;
 
 	if (n > NETBE__VH_MEM_MAX) {
 		*why = "more than 8 regions";
 		return -E2BIG;
 	}
-	bool shrinkable[NETBE__VH_MEM_MAX] = { false };
-
 	for (unsigned i = 0; i < n && r == 0; i++)
 		r = region_check(reg, i, fds[i], &shrinkable[i], why);
 	for (unsigned i = 0; i < n && r == 0; i++) {
 		r = region_map(&m->r[i], &reg[i], fds[i], why);
-		if (r == 0)
+		if (r == 0) {
 			m->n = i + 1;
-		m->r[i].shrinkable = shrinkable[i];
+			m->r[i].shrinkable = shrinkable[i];
+		}
 	}
 	if (r < 0)
 		netbe__vh_mem_unmap(m);
