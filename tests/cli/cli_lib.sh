@@ -15,6 +15,9 @@
 #                           moves a tap the switch made in namespace FROM
 #                           to NS and gives it an address
 #   cli_wait_sock PATH PID  waits up to 5 s for socket PATH while PID lives
+#   cli_wait_link NS DEV up|gone
+#                           waits up to 5 s for interface DEV to be in
+#                           namespace NS (up) or no longer there (gone)
 #   cli_stop PID            SIGINT, SIGKILL after 5 s; returns PID's status
 #   cli_cpu_pct PID SECONDS the CPU PID used over SECONDS, % of one core
 
@@ -64,6 +67,16 @@ cli_wait_sock() {
 		_i=$((_i + 1))
 		[ $_i -gt 50 ] && fail "the switch did not start ($1)"
 		kill -0 "$2" 2>/dev/null || fail "the switch exited early"
+		sleep 0.1
+	done
+}
+
+cli_wait_link() {
+	_i=0
+	while if ip -n "$1" link show "$2" >/dev/null 2>&1; then
+		[ "$3" = gone ]; else [ "$3" = up ]; fi; do
+		_i=$((_i + 1))
+		[ $_i -gt 50 ] && fail "$2 in $1: not $3 after 5 s"
 		sleep 0.1
 	done
 }

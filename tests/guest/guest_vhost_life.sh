@@ -28,8 +28,9 @@ set -u
 bin=${1:-}
 cache=${2:-}
 . "$(dirname "$0")/guest_lib.sh"
-. "$(dirname "$0")/../cli/cli_lib.sh" # cli_cpu_pct; fail() prints the
-				      # tail of every $tmp/*.log
+. "$(dirname "$0")/../cli/cli_lib.sh" # cli_cpu_pct, cli_wait_link;
+				      # fail() prints the tail of every
+				      # $tmp/*.log
 
 { [ -n "$bin" ] && [ -x "$bin" ]; } || guest_skip "no netbe binary given"
 [ -n "$cache" ] || guest_skip "no cache directory given"
@@ -62,12 +63,7 @@ netbe_start() {
 		>>"$tmp/netbe.log" 2>&1 &
 	npid=$!
 	guest_wait_socket "$tmp/vhost.sock" $npid
-	i=0
-	until ip -n $ns link show $tap >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && fail "the tap did not appear"
-		sleep 0.1
-	done
+	cli_wait_link $ns $tap up
 	ip -n $ns addr add 192.0.2.1/24 dev $tap
 	ip -n $ns link set $tap up
 }
@@ -131,12 +127,7 @@ wait $npid 2>/dev/null
 npid=
 # The killed process's tap goes when the kernel has torn down its
 # io_uring rings, which it does asynchronously, after the process.
-i=0
-while ip -n $ns link show $tap >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -gt 50 ] && fail "the killed netbe's tap stayed"
-	sleep 0.1
-done
+cli_wait_link $ns $tap gone
 echo "--- netbe restarted" >>"$tmp/netbe.log"
 netbe_start
 page 2 "after netbe restarted (QEMU reconnected)"
