@@ -1056,6 +1056,11 @@ static int vhu_serve(struct vhu_priv *p)
 			     netbe__vh_req_name(p->msg.request));
 	if (!why && p->msg.request == VHU_SET_MEM_TABLE)
 		vhu_mem_note(p);
+	if (!why && p->msg.request == VHU_SET_LOG_BASE &&
+	    p->dev->log.shrinkable)
+		netbe__q_log(p->bq, NETBE_LOG_INFO, "vhost-user: the dirty "
+			     "log is not a sealable memfd: if the VMM shrank "
+			     "its file, this process would fault");
 	p->have = 0;
 	return r == 1 ? vhu_reply(p, &rep) : 0;
 }

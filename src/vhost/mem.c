@@ -30,7 +30,8 @@
  *   left unsealed gets it from us).  Sealing first means the size we
  *   check cannot drop after.  A region whose file cannot be sealed
  *   (DPDK's memfds, hugetlbfs or tmpfs files) is marked shrinkable and
- *   the backend says so in its log; see docs/security.md.
+ *   the backend says so in its log; so is a dirty log (SET_LOG_BASE)
+ *   whose file cannot be; see docs/security.md.
  *
  *   Lookups scan the regions linearly: QEMU sends one to three (below
  *   and above the 4 GiB hole), DPDK a few; a scan of <= 8 entries costs
@@ -239,6 +240,7 @@ int netbe__vh_log_map(struct netbe__vh_log *l, int fd, uint64_t size,
 	l->map_len = (size_t)(offset + size);
 	l->bits = (uint8_t *)p + offset;
 	l->len = size;
+	l->shrinkable = shrinkable;
 	return 0;
 }
 

@@ -75,6 +75,7 @@ struct netbe__vh_log {
 	size_t map_len;
 	uint8_t *bits;	/* map + the message's offset */
 	uint64_t len;	/* bytes of bits */
+	bool shrinkable; /* its file could not be sealed (F_SEAL_SHRINK) */
 };
 
 #define NETBE__VH_LOG_PAGE 4096

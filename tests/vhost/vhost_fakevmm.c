@@ -486,6 +486,9 @@ static uint8_t *log_start(int s)
 	msg_send(s, 6, false, lb, sizeof(lb), &fd, 1);
 	if (reply(s, 6) != 0)
 		FAIL("SET_LOG_BASE not acknowledged");
+	/* made without MFD_ALLOW_SEALING: netbe cannot seal it, and says so */
+	if (!log_has("the dirty log is not a sealable memfd"))
+		FAIL("an unsealable dirty log was not logged");
 	close(fd);
 	ring_log(s, 0, true);
 	ring_log(s, 1, true);
