@@ -119,6 +119,14 @@ check "switch --busy-poll 5x" "rc_is 2" \
 run switch --busy-poll -1 pipe:x
 check "switch --busy-poll -1" "rc_is 2" "err_has '^netbe: switch: --busy-poll'"
 
+run switch --cpu 0,x pipe:x
+check "switch --cpu 0,x" "rc_is 2" \
+	"err_has \"^netbe: switch: --cpu: '0,x' is not a CPU list\""
+
+run switch --cpu 1023 pipe:x
+check "switch --cpu on a CPU it may not use" "rc_is 2" \
+	"err_has \"^netbe: switch: --cpu: '1023' names CPUs this process may not run on \\(allowed: [0-9]\""
+
 run switch --name 'a/b' pipe:x
 check "switch --name with a slash" "rc_is 2" \
 	"err_has '^netbe: switch: invalid switch name'"
@@ -310,6 +318,20 @@ cp "$tmp/sw.out" "$tmp/out"
 cp "$tmp/sw.err" "$tmp/err"
 check "switch --busy-poll 50 runs, ticks and stops on SIGTERM" "rc_is 0" \
 	"err_empty" "json_ok" "[ \$(wc -l <\"\$tmp/out\") -ge 3 ]"
+
+# --cpu: the switch and every thread it started run on that CPU only
+# (the first this test may use).
+cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' \
+	/proc/self/status)
+start_bg "$tmp/sw" switch --quiet --cpu "$cpu" pipe:cli-x,id=a pipe:cli-y
+sleep 0.5
+cat /proc/$pid/task/*/status 2>/dev/null |
+	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u >"$tmp/cpus"
+stop_bg "$pid" TERM
+cp "$tmp/cpus" "$tmp/out"
+cp "$tmp/sw.err" "$tmp/err"
+check "switch --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
+	"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
 
 start_bg "$tmp/sw" switch pipe:cli-x,id=a pipe:cli-y
 sleep 0.5

@@ -10,6 +10,7 @@
 #ifndef NETBE_CMD_H
 #define NETBE_CMD_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -60,6 +61,12 @@ void cli_setup_log(void);
 /* Parses a decimal in [min, max]; 0 or -1. */
 int cli_parse_ulong(const char *s, unsigned long min, unsigned long max,
 		    unsigned long *out);
+
+/* Parses @s, --cpu's CPU list ("1", "0,2-3"), into @set: -1 when
+ * every CPU is one this process may run on, else reports it as a usage
+ * error of @cmd (naming the value and the allowed CPUs) and returns
+ * EXIT_USAGE. */
+int cli_parse_cpus(const char *cmd, const char *s, cpu_set_t *set);
 
 /* Writes the names of the feature bits in @features ("CSUM GUEST_TSO4"),
  * or "none". */

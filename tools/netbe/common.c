@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -97,6 +98,71 @@ int cli_parse_ulong(const char *s, unsigned long min, unsigned long max,
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* Writes the CPUs in @set as a list ("0-1,3") into @buf. */
+static void cpus_format(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE && at < len; c++) {
+		int e = c;
+
+		if (!CPU_ISSET(c, set))
+			continue;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		at += (size_t)snprintf(buf + at, len - at, e > c ? "%s%d-%d"
+							      : "%s%d",
+				       at ? "," : "", c, e);
+		c = e;
+	}
+}
+
+/* Adds CPU range @s ("N" or "N-M") to @set; false when it is not one. */
+static bool cpus_add_range(const char *s, size_t n, cpu_set_t *set)
+{
+	char part[32], *dash;
+	unsigned long a, b;
+
+	if (n == 0 || n >= sizeof(part))
+		return false;
+	memcpy(part, s, n);
+	part[n] = '\0';
+	dash = strchr(part, '-');
+	if (dash != NULL)
+		*dash++ = '\0';
+	if (cli_parse_ulong(part, 0, CPU_SETSIZE - 1, &a) < 0 ||
+	    cli_parse_ulong(dash ? dash : part, a, CPU_SETSIZE - 1, &b) < 0)
+		return false;
+	for (; a <= b; a++)
+		CPU_SET(a, set);
+	return true;
+}
+
+int cli_parse_cpus(const char *cmd, const char *s, cpu_set_t *set)
+{
+	cpu_set_t allowed, extra;
+	char list[256];
+
+	CPU_ZERO(set);
+	for (const char *p = s;; p += strcspn(p, ",") + 1) {
+		if (!cpus_add_range(p, strcspn(p, ","), set))
+			return cli_usage_err(cmd, "--cpu: '%s' is not a CPU "
+					     "list (as 1, or 0,2-3)", s);
+		if (p[strcspn(p, ",")] == '\0')
+			break;
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return -1; /* unknown: sched_setaffinity will say */
+	CPU_XOR(&extra, set, &allowed);
+	CPU_AND(&extra, &extra, set);
+	if (CPU_COUNT(&extra) == 0)
+		return -1;
+	cpus_format(&allowed, list, sizeof(list));
+	return cli_usage_err(cmd, "--cpu: '%s' names CPUs this process may "
+			     "not run on (allowed: %s)", s, list);
 }
 
 static const struct {

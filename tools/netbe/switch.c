@@ -48,6 +48,8 @@ struct switch_opts {
 	const char *user, *group; /* --user, --group */
 	double interval;
 	long busy_poll; /* microseconds of polling after an event; 0: block */
+	const char *cpu; /* --cpu LIST, parsed into cpus */
+	cpu_set_t cpus;
 	int quiet;
 	int dflt;
 	int seccomp; /* load the allow-list (default; --no-seccomp: 0) */
@@ -75,9 +77,10 @@ static void switch_usage(FILE *f)
 		"Usage: " PROG_NAME " switch [--name NAME] [--opts OPTS] "
 		"[--port SPEC]... [--stats-json FILE|-]\n"
 		"                    [--interval SEC] [--busy-poll USEC] "
-		"[--quiet] [--default]\n"
-		"                    [--user NAME [--group NAME]] "
-		"[--no-seccomp] [PORTSPEC...]\n"
+		"[--cpu LIST]\n"
+		"                    [--quiet] [--default] [--user NAME "
+		"[--group NAME]]\n"
+		"                    [--no-seccomp] [PORTSPEC...]\n"
 		"A learning Ethernet switch whose ports are backends (tap, "
 		"stream, slirp, pipe ...),\n"
 		"until SIGINT or SIGTERM; then every port's counters.  On a "
@@ -106,6 +109,11 @@ static void switch_usage(FILE *f)
 		"default 0: sleep at\n"
 		"                         once); lower latency for a core "
 		"spinning meanwhile\n"
+		"  -c, --cpu LIST         run only on these CPUs (as 1, or "
+		"0,2-3): a core of\n"
+		"                         its own for --busy-poll, or the "
+		"peers' core, where a\n"
+		"                         frame then wakes no other CPU\n"
 		"  -q, --quiet            no live table, and nothing on stderr "
 		"but errors\n"
 		"  -d, --default          name " DEFAULT_NAME " and three ports: "
@@ -161,6 +169,7 @@ static const struct option switch_options[] = {
 	{ "stats-json", required_argument, NULL, 'j' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "busy-poll", required_argument, NULL, 'b' },
+	{ "cpu", required_argument, NULL, 'c' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "default", no_argument, NULL, 'd' },
 	{ "user", required_argument, NULL, 'u' },
@@ -222,6 +231,9 @@ static int parse_opt(struct switch_opts *o, int opt, char **argv)
 		return parse_interval(optarg, &o->interval);
 	case 'b':
 		return parse_busy_poll(optarg, &o->busy_poll);
+	case 'c':
+		o->cpu = optarg;
+		return cli_parse_cpus("switch", optarg, &o->cpus);
 	case 'q':
 		o->quiet = 1;
 		return -1;
@@ -255,7 +267,7 @@ static int parse_args(struct switch_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:b:qdu:g:vh",
+	while ((opt = getopt_long(argc, argv, ":n:o:p:j:i:b:c:qdu:g:vh",
 				  switch_options, NULL)) != -1) {
 		r = parse_opt(o, opt, argv);
 		if (r >= 0)
@@ -597,6 +609,13 @@ int cmd_switch(int argc, char **argv)
 	r = parse_args(&o, argc, argv);
 	if (r < 0 && cli_privs_resolve(&c.privs, o.user, o.group) < 0)
 		r = EXIT_RUNTIME;
+	/* --cpu: before the loop and the ports, so that every thread they
+	 * start inherits the set. */
+	if (r < 0 && o.cpu != NULL &&
+	    sched_setaffinity(0, sizeof(o.cpus), &o.cpus) < 0) {
+		cli_err("switch: --cpu %s: %s", o.cpu, strerror(errno));
+		r = EXIT_RUNTIME;
+	}
 	if (r < 0) {
 		cli_setup_log();
 		r = netbe_loop_new(&c.loop);
