@@ -127,6 +127,10 @@ run switch --cpu 1023 pipe:x
 check "switch --cpu on a CPU it may not use" "rc_is 2" \
 	"err_has \"^netbe: switch: --cpu: '1023' names CPUs this process may not run on \\(allowed: [0-9]\""
 
+run connect --cpu 1023 pipe:x pipe:y
+check "connect --cpu on a CPU it may not use" "rc_is 2" \
+	"err_has \"^netbe: connect: --cpu: '1023' names CPUs\""
+
 run switch --name 'a/b' pipe:x
 check "switch --name with a slash" "rc_is 2" \
 	"err_has '^netbe: switch: invalid switch name'"
@@ -331,6 +335,16 @@ stop_bg "$pid" TERM
 cp "$tmp/cpus" "$tmp/out"
 cp "$tmp/sw.err" "$tmp/err"
 check "switch --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
+	"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
+
+start_bg "$tmp/co" connect --quiet --cpu "$cpu" pipe:cli-c1 pipe:cli-c2
+sleep 0.5
+cat /proc/$pid/task/*/status 2>/dev/null |
+	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u >"$tmp/cpus"
+stop_bg "$pid" TERM
+cp "$tmp/cpus" "$tmp/out"
+cp "$tmp/co.err" "$tmp/err"
+check "connect --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
 	"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
 
 start_bg "$tmp/sw" switch pipe:cli-x,id=a pipe:cli-y

@@ -68,6 +68,11 @@ int cli_parse_ulong(const char *s, unsigned long min, unsigned long max,
  * EXIT_USAGE. */
 int cli_parse_cpus(const char *cmd, const char *s, cpu_set_t *set);
 
+/* Runs this process on @set only when --cpu @arg was given (before it
+ * starts threads, which inherit it): 0, or -1 reported as an error of
+ * @cmd. */
+int cli_pin_cpus(const char *cmd, const char *arg, const cpu_set_t *set);
+
 /* Writes the names of the feature bits in @features ("CSUM GUEST_TSO4"),
  * or "none". */
 void cli_print_features(FILE *f, uint64_t features);

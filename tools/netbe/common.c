@@ -165,6 +165,14 @@ int cli_parse_cpus(const char *cmd, const char *s, cpu_set_t *set)
 			     "not run on (allowed: %s)", s, list);
 }
 
+int cli_pin_cpus(const char *cmd, const char *arg, const cpu_set_t *set)
+{
+	if (arg == NULL || sched_setaffinity(0, sizeof(*set), set) == 0)
+		return 0;
+	cli_err("%s: --cpu %s: %s", cmd, arg, strerror(errno));
+	return -1;
+}
+
 static const struct {
 	uint64_t bit;
 	const char *name;

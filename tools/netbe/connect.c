@@ -28,6 +28,8 @@ struct connect_opts {
 	int quiet;
 	int seccomp; /* load the allow-list (default; --no-seccomp: 0) */
 	const char *user, *group; /* --user, --group */
+	const char *cpu;	   /* --cpu LIST, parsed into cpus */
+	cpu_set_t cpus;
 	const char *spec[2];
 };
 
@@ -48,7 +50,7 @@ static void connect_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG_NAME " connect [-v] [--batch N] [--quiet] "
 		"[--stats-interval SEC]\n"
-		"                     [--user NAME [--group NAME]] "
+		"                     [--cpu LIST] [--user NAME [--group NAME]] "
 		"[--no-seccomp]\n"
 		"                     SPEC_A SPEC_B\n"
 		"Open two backends as the two ports, A and B, of a switch and "
@@ -70,6 +72,10 @@ static void connect_usage(FILE *f)
 		"                            switch reads 64 frames a call\n"
 		"  -q, --quiet               no \"connected\" line on stderr\n"
 		"  -s, --stats-interval SEC  print counters every SEC seconds\n"
+		"  -c, --cpu LIST            run only on these CPUs (as 1, or "
+		"0,2-3); on the\n"
+		"                            ends' CPU a frame wakes no other "
+		"CPU\n"
 		"  -u, --user NAME           open both ends as root, then run "
 		"as user NAME (or a\n"
 		"                            uid) with no capability left and "
@@ -88,6 +94,7 @@ static void connect_usage(FILE *f)
 
 static const struct option connect_options[] = {
 	{ "batch", required_argument, NULL, 'b' },
+	{ "cpu", required_argument, NULL, 'c' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "stats-interval", required_argument, NULL, 's' },
 	{ "user", required_argument, NULL, 'u' },
@@ -116,6 +123,9 @@ static int parse_opt(struct connect_opts *o, int opt, char **argv)
 					     "0-86400 seconds",
 					     optarg);
 		return -1;
+	case 'c':
+		o->cpu = optarg;
+		return cli_parse_cpus("connect", optarg, &o->cpus);
 	case 'q':
 		o->quiet = 1;
 		return -1;
@@ -146,7 +156,7 @@ static int parse_args(struct connect_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":b:qs:u:g:vh", connect_options,
+	while ((opt = getopt_long(argc, argv, ":b:c:qs:u:g:vh", connect_options,
 				  NULL)) != -1) {
 		r = parse_opt(o, opt, argv);
 		if (r >= 0)
@@ -285,7 +295,8 @@ int cmd_connect(int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (cli_privs_resolve(&c.privs, o.user, o.group) < 0)
+	if (cli_privs_resolve(&c.privs, o.user, o.group) < 0 ||
+	    cli_pin_cpus("connect", o.cpu, &o.cpus) < 0)
 		return EXIT_RUNTIME;
 	cli_setup_log();
 	r = netbe_loop_new(&c.loop);

@@ -611,11 +611,8 @@ int cmd_switch(int argc, char **argv)
 		r = EXIT_RUNTIME;
 	/* --cpu: before the loop and the ports, so that every thread they
 	 * start inherits the set. */
-	if (r < 0 && o.cpu != NULL &&
-	    sched_setaffinity(0, sizeof(o.cpus), &o.cpus) < 0) {
-		cli_err("switch: --cpu %s: %s", o.cpu, strerror(errno));
+	if (r < 0 && cli_pin_cpus("switch", o.cpu, &o.cpus) < 0)
 		r = EXIT_RUNTIME;
-	}
 	if (r < 0) {
 		cli_setup_log();
 		r = netbe_loop_new(&c.loop);
