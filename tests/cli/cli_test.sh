@@ -323,29 +323,26 @@ cp "$tmp/sw.err" "$tmp/err"
 check "switch --busy-poll 50 runs, ticks and stops on SIGTERM" "rc_is 0" \
 	"err_empty" "json_ok" "[ \$(wc -l <\"\$tmp/out\") -ge 3 ]"
 
-# --cpu: the switch and every thread it started run on that CPU only
+# --cpu: the command and every thread it started run on that CPU only
 # (the first this test may use).
 cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' \
 	/proc/self/status)
-start_bg "$tmp/sw" switch --quiet --cpu "$cpu" pipe:cli-x,id=a pipe:cli-y
-sleep 0.5
-cat /proc/$pid/task/*/status 2>/dev/null |
-	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u >"$tmp/cpus"
-stop_bg "$pid" TERM
-cp "$tmp/cpus" "$tmp/out"
-cp "$tmp/sw.err" "$tmp/err"
-check "switch --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
-	"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
-
-start_bg "$tmp/co" connect --quiet --cpu "$cpu" pipe:cli-c1 pipe:cli-c2
-sleep 0.5
-cat /proc/$pid/task/*/status 2>/dev/null |
-	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u >"$tmp/cpus"
-stop_bg "$pid" TERM
-cp "$tmp/cpus" "$tmp/out"
-cp "$tmp/co.err" "$tmp/err"
-check "connect --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
-	"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
+# pinned_check CMD ARGS... : CMD --quiet --cpu $cpu ARGS runs pinned.
+pinned_check() {
+	pc=$1
+	shift
+	start_bg "$tmp/pin" "$pc" --quiet --cpu "$cpu" "$@"
+	sleep 0.5
+	cat /proc/$pid/task/*/status 2>/dev/null |
+		sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u >"$tmp/cpus"
+	stop_bg "$pid" TERM
+	cp "$tmp/cpus" "$tmp/out"
+	cp "$tmp/pin.err" "$tmp/err"
+	check "$pc --cpu $cpu pins every thread" "rc_is 0" "err_empty" \
+		"[ \"\$(cat \"\$tmp/out\")\" = $cpu ]"
+}
+pinned_check switch pipe:cli-x,id=a pipe:cli-y
+pinned_check connect pipe:cli-c1 pipe:cli-c2
 
 start_bg "$tmp/sw" switch pipe:cli-x,id=a pipe:cli-y
 sleep 0.5
