@@ -17,14 +17,13 @@
 #   guest's RAM file (memory-backend-file on /dev/shm, x-ignore-shared),
 #   as a same-host migration or a QEMU upgrade does, so QEMU copies only
 #   device state.  Why not a RAM copy: QEMU 7.2 in TCG (no KVM here)
-#   loses guest writes in its own copy.  Measured: after 1 in 6-8
+#   loses guest writes in its own copy.  Measured: after 1 in 5-10
 #   migrations QEMU's own images (pmemsave 0 256M on the paused source
 #   and on the destination started with -S) differ in 3-40 pages; the
 #   guest on b then panics or breaks its transmit ring ("output.0: id N
 #   is not a head").  The same happens with QEMU's own virtio-net over
-#   -netdev stream, where netbe never touches guest memory, and in pages
-#   netbe never wrote (traced); so it is QEMU's, not netbe's.  Then a
-#   quits and:
+#   -netdev stream, where netbe never touches guest memory: QEMU's, not
+#   netbe's.  Then a quits and:
 #   - the guest was announced from port b: MODE announce (the default),
 #     the guest negotiated GUEST_ANNOUNCE and sent its own gratuitous
 #     ARP; MODE rarp (guest_announce=off on the NIC), QEMU asked netbe
