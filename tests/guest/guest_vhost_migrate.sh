@@ -139,6 +139,8 @@ guest_wait_socket "$tmp/mon.b" $bpid "QEMU b"
 for side in a b; do
 	hmp $side "migrate_set_capability x-ignore-shared on" >/dev/null ||
 		fail "monitor of $side"
+	hmp $side "info migrate_capabilities" | grep -q "x-ignore-shared: on" ||
+		fail "QEMU $side did not take x-ignore-shared"
 done
 hmp b "migrate_incoming unix:$tmp/mig.sock" >/dev/null || fail "monitor of b"
 
