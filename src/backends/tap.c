@@ -587,7 +587,9 @@ static ssize_t tap_recv(struct netbe__queue *bq, const struct iovec *iov, int io
 
 /* ---- batches: one io_uring call for many frames ---------------------------- */
 
-/* Without a ring (uring=off, or none here): the frames one by one. */
+/* Without a ring (uring=off, or none here) the batch calls say
+ * -EOPNOTSUPP and the core goes frame by frame. */
+
 /* Slot @i reads into @m's buffers, behind which the sentinel goes when
  * they could be too small; false when @m has too many pieces for that. */
 static bool tap_slot(struct netbe__queue *bq, struct tap_queue *q, int i,

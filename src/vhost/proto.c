@@ -146,6 +146,19 @@ static int vq_update(struct netbe__vh_dev *d, unsigned i, bool fresh,
 	return 0;
 }
 
+/* Re-derives every ring after a change they all depend on (features,
+ * the memory table, the log); every lock held.  0, or -EINVAL with *why
+ * from the last ring that could not be set up. */
+static int vq_update_all(struct netbe__vh_dev *d, const char **why)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < 2 * d->npairs; i++)
+		if (vq_update(d, i, false, why) < 0)
+			r = -EINVAL;
+	return r;
+}
+
 static void vq_set_kick(struct netbe__vh_dev *d, unsigned i, int fd)
 {
 	struct netbe__vh_vq *q = &d->vq[i];
@@ -212,7 +225,7 @@ static int h_set_features(struct netbe__vh_dev *d,
 			  const char **why)
 {
 	uint64_t f = get_u64(m, 0);
-	int r = 0;
+	int r;
 
 	(void)fds, (void)nfds, (void)rep;
 	if (f & ~d->offered) {
@@ -222,8 +235,7 @@ static int h_set_features(struct netbe__vh_dev *d,
 	lock_all(d);
 	d->features = f;
 	d->guest_hdr = (f & (VHU_F_VERSION_1 | (1ULL << 15))) ? 12 : 10;
-	for (unsigned i = 0; i < 2 * d->npairs && r == 0; i++)
-		r = vq_update(d, i, false, why);
+	r = vq_update_all(d, why);
 	unlock_all(d);
 	if (d->hooks.features)
 		d->hooks.features(d->hooks.arg, f);
@@ -275,9 +287,7 @@ static int h_set_mem_table(struct netbe__vh_dev *d,
 	lock_all(d);
 	old = d->mem;
 	d->mem = fresh;
-	for (unsigned i = 0; i < 2 * d->npairs; i++)
-		if (vq_update(d, i, false, why) < 0)
-			r = -EINVAL;
+	r = vq_update_all(d, why);
 	unlock_all(d);
 	netbe__vh_mem_unmap(&old);
 	return r; /* the fds are closed: the mappings stay */
@@ -432,9 +442,7 @@ static int h_set_log_base(struct netbe__vh_dev *d,
 	lock_all(d);
 	old = d->log;
 	d->log = fresh;
-	for (unsigned i = 0; i < 2 * d->npairs; i++)
-		if (vq_update(d, i, false, why) < 0)
-			r = -EINVAL;
+	r = vq_update_all(d, why);
 	unlock_all(d);
 	netbe__vh_log_unmap(&old);
 	return r;
