@@ -25,6 +25,12 @@
 #              unix socket <-> tap in h2 (TCP and RTT only)
 #   stream-off the same with offload=on at both stream ends (virtio-net
 #              headers in the records: GSO frames cross whole)
+#   netbe2     netbe switch with two taps, h1 and h2 only
+#   raw        bench/tapfwd in netbe2's place: a bare read()/write() loop
+#              sleeping in poll(), the floor of any userspace switch with
+#              taps (no learning, queues, counters, batching)
+#   netbe2-bp  netbe2 with --busy-poll=20000
+#   raw-spin   tapfwd --spin: never sleeps (the floor of busy-polling)
 # ONLY="bridge stream ..." in the environment runs only those contenders.
 # Work per contender and round:
 #   rtt    ping -c 200 -i 0.005 h1 -> h2, the median of the 200 times
@@ -48,10 +54,12 @@ rounds=${3:-3}
 pace=${4:-250000}
 here=$(cd "$(dirname "$0")" && pwd)
 raw=$(dirname "$netbe")/bench/rawsend
+tapfwd=$(dirname "$netbe")/bench/tapfwd
 skip() { echo "SKIP: $*"; exit 77; }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
-[ -x "$netbe" ] && [ -x "$raw" ] || skip "build first: $netbe and $raw"
+[ -x "$netbe" ] && [ -x "$raw" ] && [ -x "$tapfwd" ] ||
+	skip "build first: $netbe, $raw and $tapfwd"
 "$here/../scripts/install-deps.sh" test bench || skip "missing packages"
 have_ovs=1
 command -v ovs-vswitchd >/dev/null 2>&1 || have_ovs=0
@@ -201,6 +209,17 @@ setup_stream() {
 	for i in 1 2; do wait_if "$p-h$i" eth0 && hostif "$i"; done
 }
 
+setup_pair() { # CMD...: a two-port switch making taps t1, t2 (h1, h2 only)
+	ip netns exec "$sw" "$@" >"$tmp/pair.log" 2>&1 &
+	pids="$pids $!" swpids=$!
+	for i in 1 2; do
+		wait_if "$sw" "t$i" || { echo "  no tap t$i"; return 1; }
+		ip -n "$sw" link set "t$i" netns "$p-h$i"
+		ip -n "$p-h$i" link set "t$i" name eth0
+		hostif "$i"
+	done
+}
+
 # netbe's drops now, summed over ports and reasons (-1: no netbe switch).
 netbe_drops() {
 	case $cname in netbe*) ;; *) echo -1; return ;; esac
@@ -312,6 +331,12 @@ for round in $(seq 1 "$rounds"); do
 	run_contender netbe-bp setup_netbe --busy-poll=20000
 	run_contender stream setup_stream
 	run_contender stream-off setup_stream ,offload=on
+	run_contender netbe2 setup_pair "$netbe" switch --quiet --name "$p" \
+		tap,ifname=t1,id=h1 tap,ifname=t2,id=h2
+	run_contender raw setup_pair "$tapfwd" t1 t2
+	run_contender netbe2-bp setup_pair "$netbe" switch --quiet --name "$p" \
+		--busy-poll=20000 tap,ifname=t1,id=h1 tap,ifname=t2,id=h2
+	run_contender raw-spin setup_pair "$tapfwd" --spin t1 t2
 done
 
 # Medians per contender and metric; ratios against bridge and vde.
@@ -324,7 +349,7 @@ sort -k1,1 -k3,3 -k4,4g "$results" | awk -v pace="$pace" '
 	function r(a, b) { return (a != "" && b != "" && b > 0) ? sprintf("%.2f", a / b) : "-" }
 	function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
 	END {
-		split("bridge ovs vde netbe netbe-bp stream stream-off", C, " ")
+		split("bridge ovs vde netbe netbe-bp stream stream-off netbe2 raw netbe2-bp raw-spin", C, " ")
 		printf "%-9s %6s %6s %6s %6s %7s %7s %7s %6s %6s %6s %7s %8s %6s %6s %6s\n",
 		       "switch", "TCP", "xbr", "xvde", "retr", "drops", "64B", "xbr",
 		       "xvde", "h3", "swCPU", "paced%", "pdrops", "RTTus", "xbr", "xvde"
@@ -359,7 +384,7 @@ sort -k1,1 -k3,3 -k4,4g "$results" | awk '$3 ~ /^flood_(cpu[0-9]+_busy|offered_m
 echo "per round: TCP xbr; 64B xvde; RTT xbr"
 awk '{ v[$1, $2, $3] = $4; r[$2] = 1; c[$1] = 1 }
 	function q(a, b) { return b > 0 && a != "" ? sprintf("%.2f", a / b) : "-" }
-	END { split("netbe netbe-bp stream stream-off", C, " ")
+	END { split("netbe netbe-bp stream stream-off netbe2 raw netbe2-bp raw-spin", C, " ")
 		for (j = 1; j in C; j++) { n = C[j]; if (!(n in c)) continue
 			printf "  %-10s", n
 			split("tcp_gbps:bridge flood_mpps:vde rtt_us:bridge", M, " ")

@@ -11,6 +11,10 @@
 #   bp           --busy-poll 20000, anywhere
 #   bp-other     --busy-poll 20000 --cpu on the other CPU
 #
+# and, as the floor of each, bench/tapfwd (a bare read()/write() loop
+# between the two taps, no library) placed the same ways: raw, raw-same,
+# raw-other, raw-spin, raw-spin-other.
+#
 #   usage: run-switch-rtt-cpu.sh PATH/TO/netbe [ROUNDS]
 #
 # Needs root (namespaces, taps, a bridge), two CPUs and taskset.  Every
@@ -18,9 +22,12 @@
 # (the host's vCPU placement changes between rounds on these machines).
 set -u
 netbe=${1:?usage: $0 PATH/TO/netbe [ROUNDS]}
+tapfwd=$(dirname "$netbe")/bench/tapfwd
+[ -x "$tapfwd" ] || tapfwd=$(dirname "$netbe")/../../bench/tapfwd
 rounds=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }
 [ "$(nproc)" -ge 2 ] || { echo "needs two CPUs" >&2; exit 77; }
+[ -x "$tapfwd" ] || { echo "build first: bench/tapfwd" >&2; exit 77; }
 p=nbrt$$
 sw=$p-sw
 spid=''
@@ -64,13 +71,24 @@ bridge() {
 switch() {
 	label=$1
 	shift
-	ip netns exec $sw "$netbe" switch --quiet "$@" tap,ifname=t1 \
-		tap,ifname=t2 >/dev/null 2>&1 &
+	pair "$label" "$netbe" switch --quiet "$@" tap,ifname=t1 tap,ifname=t2
+}
+
+# raw LABEL CPUS [--spin]: tapfwd between taps t1, t2, on CPUS.
+raw() {
+	pair "$1" taskset -c "$2" "$tapfwd" ${3:-} t1 t2
+}
+
+# pair LABEL CMD...: CMD makes taps t1, t2; ping through them.
+pair() {
+	label=$1
+	shift
+	ip netns exec $sw "$@" >/dev/null 2>&1 &
 	spid=$!
 	i=0
 	until ip -n $sw link show t2 >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -gt 50 ] && { echo "netbe made no taps" >&2; exit 1; }
+		[ $i -gt 50 ] && { echo "$label: no taps t1, t2" >&2; exit 1; }
 		sleep 0.1
 	done
 	for k in 1 2; do
@@ -93,4 +111,9 @@ for r in $(seq 1 "$rounds"); do
 	switch "cpu-other " --cpu 1
 	switch "bp        " --busy-poll 20000
 	switch "bp-other  " --busy-poll 20000 --cpu 1
+	raw "raw       " 0-1
+	raw "raw-same  " 0
+	raw "raw-other " 1
+	raw "raw-spin  " 0-1 --spin
+	raw "raw-spin-other" 1 --spin
 done
