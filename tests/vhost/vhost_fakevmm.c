@@ -14,6 +14,8 @@
  *      A batch of 4 chains from the transmit ring: the used index moves
  *      by 4, each chain's used entry holds its head; with
  *      VIRTIO_F_IN_ORDER (the second VMM) the last one's must.
+ *      A batch of 40 frames of 14-326 bytes into the receive ring, each
+ *      in one piece: every one is in its buffer when the index moves.
  *   1b. A TSO frame from netbe: segmented (checksums done) for a guest
  *      without GUEST_TSO4, whole in two merged buffers for one with it.
  *   1c. A reboot: GET_VRING_BASE stops both rings at the right index,
@@ -339,6 +341,45 @@ static void check_rx(netbe_t *be, unsigned n, size_t len, unsigned nb)
 	}
 	if (read(call[0], &v, 8) != 8)
 		FAIL("no interrupt on the receive ring's call fd");
+}
+
+/* netbe -> guest: one batch of 40 frames of one piece each, 14 to 326
+ * bytes: netbe queues the copies of the small ones (up to 256 bytes,
+ * 32 at a time) and makes them before it publishes the used index.
+ * Every frame must be in its buffer, byte for byte, when it is. */
+static void check_rx_batch(netbe_t *be)
+{
+	enum { N = 40, ROOM = 12 + 14 + 8 * (N - 1) };
+	static uint8_t f[N][ROOM], got[BUF];
+	struct netbe_msg msgs[N];
+	struct iovec io[N];
+	uint64_t v;
+	int r;
+
+	for (unsigned k = 0; k < N; k++) {
+		memset(f[k], 0, 12);
+		make_frame(f[k] + 12, 14 + 8 * k, 100 + k);
+		io[k] = (struct iovec){ f[k], 12 + 14 + 8 * k };
+		msgs[k] = (struct netbe_msg){ .iov = &io[k], .iovcnt = 1 };
+	}
+	if ((r = netbe_send_batch(be, msgs, N)) != N)
+		FAIL("netbe_send_batch of %d small frames: %d %s", N, r,
+		     netbe_last_error());
+	if ((uint16_t)(used_idx(0) - used_seen[0]) != N)
+		FAIL("small frames: used index moved by %u, want %d",
+		     (uint16_t)(used_idx(0) - used_seen[0]), N);
+	for (unsigned k = 0; k < N; k++) {
+		uint32_t *e = used_elem(0, used_seen[0]++);
+
+		memcpy(got, mem + 0x10000 + (size_t)e[0] * BUF, e[1]);
+		if (e[1] != io[k].iov_len || got[10] != 1 || got[11] ||
+		    memcmp(got + 12, f[k] + 12, e[1] - 12))
+			FAIL("small frame %u (%zu bytes) not in its buffer as "
+			     "sent", k, io[k].iov_len - 12);
+	}
+	if (read(call[0], &v, 8) != 8)
+		FAIL("no interrupt for the batch of small frames");
+	rx_post(N, BUF);
 }
 
 /* guest -> netbe: @n frames, header and frame in two descriptors, every
@@ -750,6 +791,9 @@ int main(void)
 		check_rx(be, 20, 1000, 1);
 		check_tx(be, 20);
 		printf("VMM %d: 20 frames each way\n", gen);
+		check_rx_batch(be);
+		printf("VMM %d: a batch of 40 small frames, each in its "
+		       "buffer when published\n", gen);
 		check_batch_rearm(be);
 		printf("VMM %d: kicks back on after a batch took the last "
 		       "chain\n", gen);
