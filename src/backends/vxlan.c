@@ -64,7 +64,9 @@
  *   send inside that sendmmsg, so the kernel builds one 63 KiB datagram
  *   and cuts it late (measured faster: docs/benchmarks.md).  With the
  *   zero checksum it cannot: the kernel refuses UDP_SEGMENT on a socket
- *   with SO_NO_CHECK (EINVAL, measured), and that default is what bounds
+ *   with SO_NO_CHECK (EINVAL; bench/udpgso_probe shows it on the kernel
+ *   at hand - a NIC's segmentation fills checksums, so a zero one cannot
+ *   ride with it), and that default is what bounds
  *   netbe -> kernel (0.17x): perf shows the one switch thread at a full
  *   CPU, 81% of it inside sendmmsg and 60% in softirqs - the peer's
  *   receive (veth, IP, its vxlan, TCP), once per datagram, run on our
