@@ -140,8 +140,8 @@ wait_if() { # NS IF: up to 5 s
 	done
 	ip -n "$1" link show "$2" >/dev/null 2>&1
 }
-move_taps() { # tI in sw becomes eth0 in hI
-	for i in 1 2 3; do
+move_taps() { # [I...]: tI in sw becomes eth0 in hI (default: 1 2 3)
+	for i in ${*:-1 2 3}; do
 		wait_if "$sw" "t$i" || { echo "  no tap t$i"; return 1; }
 		ip -n "$sw" link set "t$i" netns "$p-h$i"
 		ip -n "$p-h$i" link set "t$i" name eth0
@@ -212,12 +212,7 @@ setup_stream() {
 setup_pair() { # CMD...: a two-port switch making taps t1, t2 (h1, h2 only)
 	ip netns exec "$sw" "$@" >"$tmp/pair.log" 2>&1 &
 	pids="$pids $!" swpids=$!
-	for i in 1 2; do
-		wait_if "$sw" "t$i" || { echo "  no tap t$i"; return 1; }
-		ip -n "$sw" link set "t$i" netns "$p-h$i"
-		ip -n "$p-h$i" link set "t$i" name eth0
-		hostif "$i"
-	done
+	move_taps 1 2
 }
 
 # netbe's drops now, summed over ports and reasons (-1: no netbe switch).

@@ -54,13 +54,18 @@ ping_from() {
 		2>/dev/null | med
 }
 
+# host_up K IF NET: hK's interface IF gets NET.K/24 and comes up.
+host_up() {
+	ip -n $p-h$1 addr add $3.$1/24 dev $2
+	ip -n $p-h$1 link set $2 up
+}
+
 bridge() {
 	ip -n $sw link add br0 type bridge && ip -n $sw link set br0 up
 	for k in 1 2; do
 		ip -n $sw link add v$k type veth peer name e$k netns $p-h$k
 		ip -n $sw link set v$k master br0 up
-		ip -n $p-h$k addr add 10.78.1.$k/24 dev e$k
-		ip -n $p-h$k link set e$k up
+		host_up $k e$k 10.78.1
 	done
 	echo "  bridge     $(ping_from 0 10.78.1.2) us"
 	for k in 1 2; do ip -n $sw link del v$k; done
@@ -93,8 +98,7 @@ pair() {
 	done
 	for k in 1 2; do
 		ip -n $sw link set t$k netns $p-h$k
-		ip -n $p-h$k addr add 10.78.0.$k/24 dev t$k
-		ip -n $p-h$k link set t$k up
+		host_up $k t$k 10.78.0
 	done
 	echo "  $label $(ping_from 0 10.78.0.2) us"
 	kill $spid
